@@ -54,10 +54,10 @@ class ConfigError(PoiseError):
         self.field = field
         self.expected = expected
         self.detail = message
-        where = str(self.path) if self.path is not None else "<data>"
+        parts = [str(self.path)] if self.path is not None else []
         if field:
-            where += f": {field}"
-        text = f"{where}: {message}"
+            parts.append(field)
+        text = ": ".join([*parts, message])
         if expected:
             text += f" (expected {expected})"
         super().__init__(text)

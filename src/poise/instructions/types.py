@@ -64,9 +64,14 @@ class Signals:
     task_scores: dict[str, float] = field(default_factory=dict)
     code_language: str | None = None
     """Programming language of code in (or asked about in) the last user message, lower-case."""
+    code_language_confidence: float = 0.0
+    code_language_evidence: str | None = None
+    """Where the programming language was found, in plain words (e.g. 'in a ```python block')."""
     language: str | None = None
     """ISO 639-1 code of the last user message's natural language."""
     language_confidence: float = 0.0
+    task_cues: tuple[str, ...] = ()
+    """The cues that made the winning task type win (words, phrases, 'code block')."""
     sentiment: float = 0.0
     """VADER compound score of the last user message, -1..1."""
     recent_sentiment: float = 0.0
@@ -99,6 +104,9 @@ class FiredRule:
     rule_id: str
     reasons: tuple[str, ...]
     action: Literal["add", "replace"]
+    superseded_by: str | None = None
+    """Set when this rule's fragment was dropped: another fired rule replaced it (or won the same
+    persona section with a higher priority)."""
 
 
 @dataclass(frozen=True)

@@ -126,3 +126,32 @@ def persona_to_yaml(persona: Persona) -> str:
         data.setdefault(key, getattr(persona, key))
     ordered = {k: data[k] for k in Persona.model_fields if k in data}
     return yaml.safe_dump(ordered, sort_keys=False, allow_unicode=True, width=100)
+
+
+BUILTIN_DIR = Path(__file__).parent / "builtin"
+DEFAULT_PERSONA = "assistant"
+
+
+def builtin_personas() -> dict[str, Path]:
+    """The personas shipped with poise, by name (file stem)."""
+    return {p.stem: p for p in sorted(BUILTIN_DIR.glob("*.yaml"))}
+
+
+def resolve_persona(ref: Path | str | None = None) -> Persona:
+    """Load a persona from a file path or a built-in name (``None``: the default persona).
+
+    Raises:
+        PersonaError: neither a file nor a built-in persona has that name.
+    """
+    ref = DEFAULT_PERSONA if ref is None else ref
+    path = Path(ref)
+    if path.suffix.lower() in (".yaml", ".yml", ".json") or path.exists():
+        return load_persona(path)
+    builtins = builtin_personas()
+    if str(ref) in builtins:
+        return load_persona(builtins[str(ref)])
+    raise PersonaError(
+        f"no persona file or built-in persona named {str(ref)!r}; built-in personas: "
+        f"{', '.join(builtins)}; or pass a path to a persona YAML file",
+        path=None,
+    )
