@@ -25,8 +25,16 @@ from poise.errors import SessionError
 MessageStatus = Literal["pending", "ok", "failed", "partial"]
 
 
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # Not executescript(): it commits first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
 def _m001_initial(db: sqlite3.Connection) -> None:
-    db.executescript(
+    _run_script(
+        db,
         """
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,

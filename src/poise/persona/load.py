@@ -54,10 +54,9 @@ def merge_persona_data(parent: dict[str, Any], child: dict[str, Any], path: Path
     merged: dict[str, Any] = dict(parent)
     for key, value in child.items():
         old = merged.get(key)
-        if key == "rules" and isinstance(value, list) and isinstance(old, list):
-            merged[key] = _merge_keyed(old, value, "id", "rules", path)
-        elif key == "knowledge" and isinstance(value, list) and isinstance(old, list):
-            merged[key] = _merge_keyed(old, value, "title", "knowledge", path)
+        keyed = {"rules": "id", "knowledge": "title"}
+        if key in keyed and isinstance(value, list) and isinstance(old, list | None):
+            merged[key] = _merge_keyed(old or [], value, keyed[key], key, path)
         elif isinstance(value, dict) and isinstance(old, dict):
             merged[key] = merge_persona_data(old, value, path)
         else:

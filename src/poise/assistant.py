@@ -1,0 +1,75 @@
+"""Build a ready-to-use conversation engine from names: the few-lines Python API.
+
+>>> import asyncio, poise
+>>> engine = poise.create_engine(persona="bank-support", model="scripted")
+>>> asyncio.run(engine.send("My card was declined")).reply  # doctest: +SKIP
+
+The CLI goes through the same function, so ``poise chat`` and the Python API behave alike.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from poise.context.drift import DriftMonitor
+from poise.context.engine import ConversationEngine, Instructions
+from poise.context.store import SQLiteSessionStore
+from poise.models.registry import resolve_model
+from poise.models.types import ChatModel, GenerationParams
+from poise.persona.compile import Family
+from poise.persona.load import resolve_persona
+from poise.persona.spec import Persona
+
+
+def load_instructions(rules: str | Path | None) -> Instructions | None:
+    """``"default"`` → the built-in rule set; a path → that rule file; ``None`` → no rules."""
+    if rules is None:
+        return None
+    from poise.instructions.engine import RuleEngine
+
+    if str(rules) == "default":
+        return RuleEngine.default()
+    return RuleEngine.from_file(rules)
+
+
+def create_engine(
+    persona: Persona | str | Path | None = None,
+    model: ChatModel | str = "local",
+    *,
+    db: str | Path | None = None,
+    rules: str | Path | None = "default",
+    family: Family | None = None,
+    params: GenerationParams | None = None,
+    reminder_every: int = 6,
+    drift: DriftMonitor | None = None,
+    **model_options: Any,
+) -> ConversationEngine:
+    """Create a :class:`ConversationEngine`.
+
+    Args:
+        persona: a :class:`Persona`, a persona file path, or a built-in name
+            (``assistant``, ``bank-support``, ``coding-tutor``, ``clinic-intake``).
+        model: a :class:`ChatModel` or a spec such as ``local``, ``local:/path/model.gguf``,
+            ``openai:gpt-4o-mini``, ``anthropic:claude-sonnet-4-5``, ``scripted``.
+        db: the SQLite session database (``None``: in memory, nothing persisted).
+        rules: ``"default"``, a rule file path, or ``None`` for no dynamic instructions.
+        family: the prompt layout; by default chosen from the backend.
+        params: generation parameters.
+        reminder_every: re-inject the persona reminder every N user turns (0: never).
+        drift: a drift monitor plugged into the engine.
+        **model_options: passed to the backend (``base_url``, ``api_key``, ``timeout``...).
+    """
+    p = persona if isinstance(persona, Persona) else resolve_persona(persona)
+    m = model if not isinstance(model, str) else resolve_model(model, **model_options)
+    store = SQLiteSessionStore(db if db is not None else ":memory:")
+    return ConversationEngine(
+        p,
+        m,
+        store=store,
+        instructions=load_instructions(rules),
+        family=family,
+        params=params,
+        reminder_every=reminder_every,
+        drift=drift,
+    )

@@ -1,0 +1,64 @@
+"""The ``poise`` command line: one Typer app, one module per command group.
+
+``main()`` is the error boundary: a :class:`~poise.errors.PoiseError` becomes a one-line
+``error: …`` message on stderr with exit status 2 (bad input) or 1 (a backend failed); a user
+never sees a stack trace for an error poise raised on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from poise.cli import chat, models, persona
+from poise.errors import ModelError, PoiseError
+
+app = typer.Typer(
+    name="poise",
+    help="The last mile on top of any model: personas, dynamic instructions, guardrails.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("chat")(chat.chat)
+app.command("models")(models.models)
+app.add_typer(persona.app, name="persona")
+
+err_console = Console(stderr=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map poise errors to a clear message and an exit status."""
+    try:
+        app(args=argv, standalone_mode=False)
+    except PoiseError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(1 if isinstance(exc, ModelError) else 2)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except click.ClickException as exc:  # usage errors: unknown option, missing argument...
+        exc.show()
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # the CLI boundary: a bug, not bad input
+        if os.environ.get("POISE_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            "This is a bug in poise; rerun with POISE_DEBUG=1 for the traceback and report it.",
+            markup=True,
+            highlight=False,
+        )
+        sys.exit(3)
+
+
+if __name__ == "__main__":
+    main()
