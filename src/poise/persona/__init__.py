@@ -8,14 +8,29 @@ from poise.persona.load import (
     persona_to_yaml,
     resolve_persona,
 )
-from poise.persona.spec import Escalation, Example, KnowledgeSnippet, Persona, Refusal, Rule, RuleCheck, Tone
+from poise.persona.card import load_card, persona_from_card, persona_to_card, save_card
+from poise.persona.lint import LintFinding, LintReport, lint_persona
+from poise.persona.spec import (
+    CardExtras,
+    Escalation,
+    Example,
+    KnowledgeSnippet,
+    Persona,
+    Refusal,
+    Rule,
+    RuleCheck,
+    Tone,
+)
 
 __all__ = [
+    "CardExtras",
     "CompileTrace",
     "CompiledPrompt",
     "Escalation",
     "Example",
     "KnowledgeSnippet",
+    "LintFinding",
+    "LintReport",
     "Persona",
     "Refusal",
     "Rule",
@@ -24,8 +39,13 @@ __all__ = [
     "builtin_personas",
     "compile_persona",
     "family_for",
+    "lint_persona",
+    "load_card",
     "load_persona",
+    "persona_from_card",
     "persona_from_yaml",
+    "persona_to_card",
     "persona_to_yaml",
     "resolve_persona",
+    "save_card",
 ]

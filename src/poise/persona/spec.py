@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -118,6 +118,42 @@ class KnowledgeSnippet(_Strict):
     content: str
 
 
+class CardExtras(_Strict):
+    """Character Card V2 data with no persona counterpart, kept so an imported card exports unchanged.
+
+    Written by :func:`poise.persona.card.persona_from_card` and read back by
+    :func:`poise.persona.card.persona_to_card`; nothing here reaches the compiled prompt.
+    """
+
+    creator: str = ""
+    creator_notes: str = ""
+    alternate_greetings: list[str] = Field(default_factory=list)
+    character_book: dict[str, Any] | None = None
+    extensions: dict[str, Any] = Field(
+        default_factory=dict, description="The card's extensions, except poise's own ('poise')."
+    )
+    source: dict[str, str] = Field(
+        default_factory=dict,
+        description="Card text of mapped fields whose persona value was derived from it (macros "
+        "expanded, examples parsed), by card key; exported again while it still derives the value.",
+    )
+    data_extra: dict[str, Any] = Field(
+        default_factory=dict, description="Keys inside the card's 'data' that the spec does not define."
+    )
+    root_extra: dict[str, Any] = Field(
+        default_factory=dict, description="Top-level card keys besides 'spec' and 'data' (avatar, ...)."
+    )
+    root_mirrors: list[str] = Field(
+        default_factory=list, description="'data' keys the card also copies to its top level, V1-style."
+    )
+
+    @model_validator(mode="after")
+    def _no_poise_extension(self) -> CardExtras:
+        if "poise" in self.extensions:
+            raise ValueError("extensions.poise is written by the exporter; put persona fields on the persona")
+        return self
+
+
 class Persona(_Strict):
     """A complete persona. Load one with :func:`poise.persona.load_persona`."""
 
@@ -144,6 +180,9 @@ class Persona(_Strict):
     scenario: str | None = Field(default=None, description="The situation the conversation is in.")
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
+    card: CardExtras | None = Field(
+        default=None, description="Character Card data kept from an imported card (see CardExtras)."
+    )
 
     @model_validator(mode="after")
     def _unique_rule_ids(self) -> Persona:
