@@ -15,7 +15,7 @@ import email.utils
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,7 +59,7 @@ class RetryPolicy:
     def backoff(self, attempt: int, rng: random.Random) -> float:
         """Delay before retry number ``attempt`` (0-based): half fixed, half random ("equal jitter")."""
         cap = min(self.max_delay, self.initial_delay * (2**attempt))
-        return cap / 2 + rng.uniform(0, cap / 2)
+        return float(cap / 2 + rng.uniform(0, cap / 2))
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,7 @@ def map_http_status(
     backend = ctx.backend
     if status in (401, 403):
         return ModelAuthError(
-            f"the API key was rejected by {url} (HTTP {status}){quoted}; "
-            f"set {ctx.key_env} or pass api_key=…",
+            f"the API key was rejected by {url} (HTTP {status}){quoted}; set {ctx.key_env} or pass api_key=…",
             backend=backend,
             status=status,
         )
@@ -165,9 +164,7 @@ def map_http_status(
         )
     if status >= 500:
         kind = "is overloaded" if status == 529 else f"kept failing with HTTP {status}"
-        return ModelServerError(
-            f"{url} {kind}{quoted}; try again later", backend=backend, status=status
-        )
+        return ModelServerError(f"{url} {kind}{quoted}; try again later", backend=backend, status=status)
     return ModelRequestError(
         f"{url} rejected the request (HTTP {status}){quoted or ' with no error message'}",
         backend=backend,
@@ -192,7 +189,8 @@ def map_transport_error(exc: httpx.HTTPError, url: str, ctx: ErrorContext) -> Mo
         )
     if isinstance(exc, httpx.ConnectError):
         return ModelUnreachableError(
-            f"cannot connect to {host} ({detail}); check that the server is running and the base URL is right",
+            f"cannot connect to {host} ({detail}); check that the server is running and the base URL "
+            "is right",
             backend=ctx.backend,
         )
     return ModelUnreachableError(
@@ -280,7 +278,7 @@ class ModelHttpClient:
             )
         return data
 
-    async def stream_events(self, path: str, payload: Mapping[str, Any]) -> AsyncIterator[SSEEvent]:
+    async def stream_events(self, path: str, payload: Mapping[str, Any]) -> AsyncGenerator[SSEEvent, None]:
         """POST ``payload`` and yield the server-sent events of the reply.
 
         Retries happen only before the first event; a failure mid-stream is raised as is (typed).

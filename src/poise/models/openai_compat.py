@@ -9,6 +9,7 @@ when a server sends none. Credentials are passed in; :mod:`poise.models.credenti
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 from collections.abc import AsyncIterator, Sequence
@@ -19,7 +20,7 @@ import httpx
 from poise.errors import ModelAuthError, ModelServerError
 from poise.models.credentials import OPENAI_DEFAULT_BASE_URL, resolve_openai_credentials
 from poise.models.estimate import estimate_prompt_tokens, estimate_tokens
-from poise.models.http import ErrorContext, HttpSettings, ModelHttpClient, RetryPolicy, Sleep
+from poise.models.http import ErrorContext, HttpSettings, ModelHttpClient, RetryPolicy, Sleep, redact
 from poise.models.types import (
     ChatChunk,
     ChatMessage,
@@ -176,7 +177,9 @@ class OpenAICompatibleModel:
         """Estimate tokens (about four characters each): the server's tokenizer is not local."""
         return estimate_tokens(text)
 
-    def _payload(self, messages: Sequence[ChatMessage], params: GenerationParams, stream: bool) -> dict[str, Any]:
+    def _payload(
+        self, messages: Sequence[ChatMessage], params: GenerationParams, stream: bool
+    ) -> dict[str, Any]:
         return build_chat_payload(
             self.model_id,
             messages,
@@ -190,7 +193,9 @@ class OpenAICompatibleModel:
         self, messages: Sequence[ChatMessage], params: GenerationParams | None = None
     ) -> ChatResponse:
         """Return the whole reply (see :class:`~poise.models.types.ChatModel`)."""
-        data = await self._http.post_json("/chat/completions", self._payload(messages, params or GenerationParams(), False))
+        data = await self._http.post_json(
+            "/chat/completions", self._payload(messages, params or GenerationParams(), False)
+        )
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             raise ModelServerError(
@@ -219,22 +224,23 @@ class OpenAICompatibleModel:
         usage: Usage | None = None
         parts: list[str] = []
         done = False
-        async for event in self._http.stream_events("/chat/completions", payload):
-            if event.data == "[DONE]":
-                done = True
-                break
-            if not event.data:
-                continue
-            chunk = self._decode(event.data)
-            usage = parse_usage(chunk.get("usage")) or usage
-            for choice in chunk.get("choices") or ():
-                delta = choice.get("delta") or {}
-                text = delta.get("content") if isinstance(delta, dict) else None
-                if text:
-                    parts.append(text)
-                    yield ChatChunk(delta=text)
-                if choice.get("finish_reason"):
-                    finish = finish_reason(choice["finish_reason"])
+        async with contextlib.aclosing(self._http.stream_events("/chat/completions", payload)) as events:
+            async for event in events:
+                if event.data == "[DONE]":
+                    done = True
+                    break
+                if not event.data:
+                    continue
+                chunk = self._decode(event.data)
+                usage = parse_usage(chunk.get("usage")) or usage
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    text = delta.get("content") if isinstance(delta, dict) else None
+                    if text:
+                        parts.append(text)
+                        yield ChatChunk(delta=text)
+                    if choice.get("finish_reason"):
+                        finish = finish_reason(choice["finish_reason"])
         if finish is None and not done:
             raise ModelServerError(
                 f"the stream from {self.base_url} ended before the reply was complete", backend=self.name
@@ -251,9 +257,13 @@ class OpenAICompatibleModel:
                 f"{self.base_url} sent a stream event that is not JSON: {data[:200]!r}", backend=self.name
             ) from None
         if not isinstance(chunk, dict):
-            raise ModelServerError(f"{self.base_url} sent a stream event that is not an object", backend=self.name)
+            raise ModelServerError(
+                f"{self.base_url} sent a stream event that is not an object", backend=self.name
+            )
         if "error" in chunk:
             error = chunk["error"]
-            said = error.get("message") if isinstance(error, dict) else error
+            said = redact(
+                str(error.get("message") if isinstance(error, dict) else error), self._http.context.secrets
+            )
             raise ModelServerError(f"{self.base_url} failed mid-stream: {said}", backend=self.name)
         return chunk
