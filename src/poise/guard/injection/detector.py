@@ -1,0 +1,153 @@
+"""Input-side prompt-attack detectors: injection/jailbreak, many-shot and prompt extraction.
+
+:class:`InjectionDetector` is the full pipeline a user message goes through::
+
+    normalize (de-obfuscate, decode)  ->  rules (all families, all languages)  ->  ML classifier
+
+Its score is the highest finding; it is flagged at the threshold chosen on the validation split
+(stored with the classifier). :class:`ManyShotDetector` and :class:`SystemPromptExtractionDetector`
+run one family each, for policies that want to treat them apart.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from poise.guard.injection.classifier import InjectionClassifier, load_classifier
+from poise.guard.injection.manyshot import analyze_turns
+from poise.guard.injection.rules import EXTRACTION_RULES, INJECTION_RULES
+from poise.guard.injection.scan import classifier_findings, rule_findings
+from poise.guard.normalize import NormalizedText, normalize
+from poise.guard.types import DetectionContext, DetectorResult, Finding, Span
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "InjectionDetector",
+    "ManyShotDetector",
+    "SystemPromptExtractionDetector",
+    "many_shot_finding",
+]
+
+DEFAULT_THRESHOLD = 0.5
+_ALL_RULES = INJECTION_RULES + EXTRACTION_RULES
+
+
+def _result(name: str, findings: list[Finding], threshold: float, t0: float) -> DetectorResult:
+    findings.sort(key=lambda f: -f.score)
+    score = findings[0].score if findings else 0.0
+    return DetectorResult(
+        detector=name,
+        flagged=score >= threshold,
+        score=round(score, 4),
+        findings=tuple(findings),
+        latency_ms=(time.perf_counter() - t0) * 1000.0,
+    )
+
+
+def many_shot_finding(norm: NormalizedText) -> Finding | None:
+    """A ``many_shot`` finding when the text fabricates a long dialogue."""
+    analysis = analyze_turns(norm.text)
+    if analysis.score <= 0.0 or analysis.span is None:
+        return None
+    s, e = norm.to_original(analysis.span.start, analysis.span.end)
+    reason = (
+        f"{analysis.user_turns} user and {analysis.assistant_turns} assistant turns in one message, "
+        f"{analysis.compliance_ratio:.0%} of assistant turns comply"
+    )
+    return Finding("many_shot", round(analysis.score, 4), (Span(s, e, "dialogue"),), reason)
+
+
+class InjectionDetector:
+    """Prompt injection and jailbreak detector: normalization, rules, then the trained classifier.
+
+    Args:
+        classifier: a loaded classifier, or ``None`` for the shipped artifact.
+        model_path: load the classifier from this ``.npz`` instead of the shipped one.
+        use_classifier: ``False`` runs the rules only (faster, lower recall).
+        threshold: flag at this score; defaults to the threshold stored with the classifier.
+    """
+
+    name = "injection"
+
+    def __init__(
+        self,
+        classifier: InjectionClassifier | None = None,
+        *,
+        model_path: Path | None = None,
+        use_classifier: bool = True,
+        threshold: float | None = None,
+    ) -> None:
+        self.classifier = (classifier or load_classifier(model_path)) if use_classifier else None
+        default = self.classifier.threshold if self.classifier is not None else DEFAULT_THRESHOLD
+        self.threshold = threshold if threshold is not None else default
+
+    def findings(self, norm: NormalizedText) -> list[Finding]:
+        """All findings for an already normalized text (used by the document scanner too)."""
+        found = rule_findings(norm, _ALL_RULES)
+        shot = many_shot_finding(norm)
+        if shot is not None:
+            found.append(shot)
+        if self.classifier is not None:
+            category = max(found, key=lambda f: f.score).category if found else "injection"
+            if category == "obfuscation":
+                category = "injection"
+            for f in classifier_findings(norm, self.classifier.score, category):
+                same = [g for g in found if g.category == f.category]
+                if not same or f.score > same[0].score:
+                    found = [g for g in found if g.category != f.category] + [f]
+        return found
+
+    def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
+        """Score one user message; never raises for odd input."""
+        t0 = time.perf_counter()
+        norm = normalize(text)
+        return _result(self.name, self.findings(norm), self.threshold, t0)
+
+
+class ManyShotDetector:
+    """Flags a message that carries many fabricated dialogue turns (many-shot jailbreaking)."""
+
+    name = "many_shot"
+
+    def __init__(self, *, threshold: float = 0.6) -> None:
+        self.threshold = threshold
+
+    def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
+        """Count role markers and compliant assistant turns; never raises."""
+        t0 = time.perf_counter()
+        finding = many_shot_finding(normalize(text))
+        return _result(self.name, [finding] if finding else [], self.threshold, t0)
+
+
+class SystemPromptExtractionDetector:
+    """Flags requests to reveal the system prompt or earlier instructions, in several languages.
+
+    With a :class:`DetectionContext` carrying the ``system_prompt``, a message that quotes a long
+    stretch of it ("continue this: <first words of the prompt>") is flagged too.
+    """
+
+    name = "system_prompt_extraction"
+
+    def __init__(self, *, threshold: float = 0.5) -> None:
+        self.threshold = threshold
+
+    def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
+        """Run the extraction rules on every form of ``text``; never raises."""
+        t0 = time.perf_counter()
+        norm = normalize(text)
+        found = rule_findings(norm, EXTRACTION_RULES)
+        prompt = context.system_prompt if context is not None else None
+        if prompt and len(prompt) >= 40:
+            head = " ".join(prompt.split())[:40].lower()
+            at = " ".join(norm.text.split()).lower().find(head)
+            if at >= 0:
+                found.append(
+                    Finding(
+                        "system_prompt_extraction",
+                        0.8,
+                        (Span(0, len(text), "prompt_quote"),),
+                        "the message quotes the start of the system prompt",
+                    )
+                )
+        return _result(self.name, found, self.threshold, t0)

@@ -1,0 +1,367 @@
+# ruff: noqa: E501  (regex tables / fixture prose read better unbroken)
+"""Fast multilingual rules for prompt attacks: each a linear-time regex with a category and weight.
+
+Rules run on the *normalized* text (see :mod:`poise.guard.normalize`), so they only need to know
+plain spellings. Gaps between keywords are bounded (``[^.\\n]{0,40}``) and every class is simple,
+which keeps each regex linear in the input. Languages: en, es, fr, de, it, pt, ru, zh, ja.
+
+A rule's ``weight`` is its score when it fires alone: 0.9+ for phrases that are attacks in any
+context ("ignore all previous instructions"), lower for signals that need the classifier's support.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+__all__ = ["EXTRACTION_RULES", "INJECTION_RULES", "Rule", "RuleHit", "run_rules"]
+
+_F = re.IGNORECASE | re.MULTILINE
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named pattern for one attack family."""
+
+    name: str
+    category: str
+    weight: float
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """Where a rule matched, in the coordinates of the text it ran on."""
+
+    rule: Rule
+    start: int
+    end: int
+
+
+def _r(name: str, category: str, weight: float, pattern: str) -> Rule:
+    return Rule(name, category, weight, re.compile(pattern, _F))
+
+
+_G = r"[^.\n]{0,40}?"  # a bounded gap inside one sentence
+
+INJECTION_RULES: tuple[Rule, ...] = (
+    # Instruction override.
+    _r(
+        "override_en",
+        "injection",
+        0.95,
+        r"\b(?:ignore|disregard|forget|skip|override|bypass|discard|abandon|drop)\b"
+        + _G
+        + r"\b(?:previous|prior|above|earlier|preceding|foregoing|initial|original|system|all|any|your)\b"
+        + _G
+        + r"\b(?:instructions?|directives?|prompts?|rules|guidelines|commands?|constraints|programming"
+        r"|guardrails|policies|restrictions|context|orders)\b",
+    ),
+    _r(
+        "override_told",
+        "injection",
+        0.9,
+        r"\b(?:ignore|disregard|forget)\b[^.\n]{0,20}\b(?:everything|anything|all)\b[^.\n]{0,30}"
+        r"\b(?:told|said|been given|instructed|above|before)\b",
+    ),
+    _r(
+        "override_es",
+        "injection",
+        0.95,
+        r"\b(?:ignora|ignore|olvida|olvide|omite|descarta|desatiende|haz caso omiso)\w*\b"
+        + _G
+        + r"\b(?:instrucciones|indicaciones|reglas|directrices|[oó]rdenes)\b",
+    ),
+    _r(
+        "override_fr",
+        "injection",
+        0.95,
+        r"\b(?:ignore|ignorez|oublie|oubliez|fais abstraction|ne tiens pas compte|ne tenez pas compte)\w*\b"
+        + _G
+        + r"\b(?:instructions?|consignes?|r[èe]gles|directives)\b",
+    ),
+    _r(
+        "override_de",
+        "injection",
+        0.95,
+        r"\b(?:ignorier\w*|vergiss|vergessen sie|missachte\w*|übergehe\w*)\b"
+        + _G
+        + r"\b(?:anweisungen|instruktionen|regeln|vorgaben|befehle|richtlinien)\b",
+    ),
+    _r(
+        "override_it",
+        "injection",
+        0.95,
+        r"\b(?:ignora|ignori|ignorate|dimentica|dimentichi|trascura|non considerare)\b"
+        + _G
+        + r"\b(?:istruzioni|indicazioni|regole|direttive)\b",
+    ),
+    _r(
+        "override_pt",
+        "injection",
+        0.95,
+        r"\b(?:ignore|ignora|esque[çc]a|esquece|desconsidere|desconsidera|despreze)\b"
+        + _G
+        + r"\b(?:instru[çc][õo]es|regras|diretrizes|orienta[çc][õo]es)\b",
+    ),
+    _r(
+        "override_ru",
+        "injection",
+        0.95,
+        r"(?:игнорир\w*|проигнорир\w*|забудь\w*|забуд\w*|не обращай\w*)[^.\n]{0,40}?"
+        r"(?:инструкци\w*|указани\w*|правил\w*|команд\w*)",
+    ),
+    _r(
+        "override_zh",
+        "injection",
+        0.95,
+        r"(?:忽略|忽视|无视|忘记|忘掉|不要理会|不要遵守)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)",
+    ),
+    _r("override_ja", "injection", 0.95, r"(?:指示|命令|ルール|設定|プロンプト)[^。\n]{0,8}?(?:無視|忘れ)"),
+    _r(
+        "new_instructions",
+        "injection",
+        0.75,
+        r"\b(?:new|updated|real|actual|true)\s+(?:instructions?|task|directive|system prompt)\s*[:：]",
+    ),
+    _r(
+        "from_now_on",
+        "injection",
+        0.6,
+        r"\bfrom now on\b[^.\n]{0,40}\b(?:you (?:will|must|are|shall)|respond|answer|act|only)\b",
+    ),
+    # Fake system / role tags and chat-template tokens.
+    _r(
+        "chat_tokens",
+        "injection",
+        0.95,
+        r"<\|(?:im_start|im_end|system|endoftext|start_header_id|eot_id|user|assistant)\|>|\[/?INST\]|<</?SYS>>",
+    ),
+    _r(
+        "fake_system_tag",
+        "injection",
+        0.85,
+        r"(?:^|[\[<({])\s*(?:system|sys|admin|developer|root)\s*(?:mode|override|message|prompt|update)?"
+        r"\s*(?:[\]>)}]|:)\s*(?=\S)[^\n]{0,60}\b(?:ignore|must|now|override|activated|enabled|instruct)",
+    ),
+    _r(
+        "system_mode",
+        "injection",
+        0.85,
+        r"\b(?:system|admin|maintenance|debug|god|sudo|root)\s+(?:mode|override|access)\b[^.\n]{0,30}"
+        r"\b(?:activated|enabled|engaged|on|granted|unlocked)\b",
+    ),
+    # Delimiter attacks: a fence of symbols that pretends to end the prompt.
+    _r(
+        "delimiter",
+        "injection",
+        0.8,
+        r"(?:-{6,}|={6,}|#{6,}|\*{6,}|~{6,})\s*(?:end\b|new\b|system|instructions?|ignore|begin)",
+    ),
+    _r(
+        "end_of_prompt",
+        "injection",
+        0.8,
+        r"\b(?:end|stop) of (?:the )?(?:system )?(?:prompt|instructions|context|document)\b",
+    ),
+    # Payload splitting: variables glued together into the real request.
+    _r(
+        "payload_split",
+        "injection",
+        0.8,
+        r"\b(?:concatenate|combine|join)\b[^.\n]{0,40}\b(?:strings?|variables?|parts?|[a-z]\s*\+\s*[a-z])\b",
+    ),
+    _r(
+        "payload_concat",
+        "injection",
+        0.8,
+        r"\b(?:write down|print|output|give me|compute|form)\b[^.\n]{0,20}?\b[a-z]\s*=\s*[a-z]\s*\+\s*[a-z]\b",
+    ),
+    _r(
+        "goal_hijack_say",
+        "injection",
+        0.7,
+        r"\b(?:just|only)\s+(?:say|print|output|write|respond with)\s*[\"'“]",
+    ),
+    # Role-play jailbreaks.
+    _r("dan", "jailbreak", 0.95, r"\bDAN\b[^.\n]{0,60}\bdo anything now\b|\bdo anything now\b"),
+    _r(
+        "developer_mode",
+        "jailbreak",
+        0.9,
+        r"\b(?:developer|dev|jailbreak|god|unrestricted|unfiltered|evil|chaos)\s+mode\b[^.\n]{0,40}"
+        r"\b(?:enabled|activated|on|engaged)\b|\benable\s+(?:developer|dev|jailbreak)\s+mode\b",
+    ),
+    _r("jailbreak_word", "jailbreak", 0.8, r"\bjail\s?br(?:oken|eak)\b"),
+    _r(
+        "no_restrictions",
+        "jailbreak",
+        0.75,
+        r"\b(?:without|no|free (?:of|from)|bypass\w*|ignore\w*|not bound by)\s+(?:any\s+)?"
+        r"(?:moral|ethical|content|safety|openai|anthropic)?\s*(?:restrictions|filters|limitations|guidelines"
+        r"|censorship|rules|policies|boundaries)\b",
+    ),
+    _r(
+        "amoral_persona",
+        "jailbreak",
+        0.8,
+        r"\b(?:amoral|unfiltered|uncensored|unrestricted|unethical)\s+(?:ai|chatbot|assistant|model|bot|character)\b",
+    ),
+    _r(
+        "never_refuse",
+        "jailbreak",
+        0.8,
+        r"\b(?:never|will not|won't|cannot|can't|must not)\s+(?:refuse|decline|say no|deny)\b"
+        r"|\bstay(?:s)? in character\b",
+    ),
+    _r(
+        "two_responses",
+        "jailbreak",
+        0.7,
+        r"\btwo (?:different )?(?:responses|answers|paragraphs)\b[^.\n]{0,80}\b(?:normal|classic|filtered)\b",
+    ),
+    _r(
+        "no_restrictions_ml",
+        "jailbreak",
+        0.75,
+        r"sin (?:ninguna )?(?:restricci[oó]n|restricciones|censura|filtros|l[ií]mites)|sans (?:aucune )?"
+        r"(?:restriction|censure|filtre|limite)s?|ohne (?:jegliche )?(?:einschränkungen|zensur|filter|grenzen)"
+        r"|senza (?:alcuna )?(?:restrizion[ei]|censura|filtri|limiti)|sem (?:nenhuma )?(?:restri[çc][õo]es|"
+        r"censura|filtros|limites)|без (?:каких-либо )?(?:ограничений|цензуры|фильтров)|没有(?:任何)?(?:限制|审查|过滤)"
+        r"|不受(?:任何)?(?:限制|约束)|制限(?:なし|のない|を解除)|検閲なし",
+    ),
+)
+
+EXTRACTION_RULES: tuple[Rule, ...] = (
+    _r(
+        "show_prompt_en",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:print|show|reveal|display|output|repeat|tell me|give me|share|dump|leak|write out|"
+        r"recite|spell check|translate|encode|what (?:is|are|was|were))\b[^.\n?]{0,40}?"
+        r"\b(?:your|the|its|ur)\s+(?:\w+\s+){0,2}?(?:system\s*(?:prompt|message|instructions?)|initial\s+"
+        r"(?:prompt|instructions?)|original\s+(?:prompt|instructions?)|hidden\s+(?:prompt|instructions?)|"
+        r"pre-?prompt|starting instructions|secret instructions|previous instructions)\b",
+    ),
+    _r(
+        "show_your_prompt_en",
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:print|show|reveal|display|output|repeat|tell me|give me|dump|leak|recite|what (?:are|were))\b"
+        r"[^.\n?]{0,20}?\b(?:your|ur)\s+(?:\w+\s+)?(?:instructions|prompt|configuration)\b",
+    ),
+    _r(
+        "text_above",
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:repeat|print|output|copy|show|return|reveal)\b[^.\n]{0,20}?\b(?:the |all |everything |all the )?"
+        r"(?:text|words|everything|instructions|content|conversation|messages)\s+(?:above|before this|so far"
+        r"|preceding|prior to this)\b",
+    ),
+    _r(
+        "above_text",
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:repeat|print|output|copy|show|reveal|translate)\b[^.\n]{0,12}?\bthe above (?:text|words|instructions"
+        r"|content|prompt|message)",
+    ),
+    _r(
+        "told_before",
+        "system_prompt_extraction",
+        0.9,
+        r"\bwhat (?:were|was|have) you (?:been )?(?:told|instructed|given|programmed)\b"
+        r"|\bwhat are you not (?:supposed|allowed) to (?:tell|say|reveal)\b",
+    ),
+    _r(
+        "start_with",
+        "system_prompt_extraction",
+        0.85,
+        r"\b(?:start|begin)\w* (?:your (?:answer|response|reply) )?with\s*[\"'“](?:my instructions|you are|"
+        r"i was instructed|the system prompt)|complete (?:this|the) sentence\s*:?\s*[\"'“]i was (?:instructed|told)"
+        r"|\bthe system prompt is\s*:",
+    ),
+    _r(
+        "code_extraction",
+        "system_prompt_extraction",
+        0.9,
+        r"console\.log\(\s*system_?prompt|print\(\s*system_?prompt|<system_prompt>|output initialization",
+    ),
+    _r(
+        "show_prompt_es",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:muestra|mu[eé]strame|revela|rev[eé]lame|repite|dime|imprime|escribe)\b[^.\n]{0,30}"
+        r"\b(?:tu|tus|el|las)\s+(?:prompt|mensaje|instrucciones)\s*(?:del|de)?\s*(?:sistema|iniciales|originales)",
+    ),
+    _r(
+        "show_prompt_fr",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:affiche|montre|montrez|r[ée]v[èe]le|r[ée]p[èe]te|r[ée]p[ée]tez|donne|[ée]cris|dis)\w*\b"
+        r"[^.\n]{0,30}\b(?:ton|ta|tes|votre|vos|le|les)\s+(?:prompt|message|instructions|consignes)\s*"
+        r"(?:syst[èe]me|initiales?|d'origine|originales?)",
+    ),
+    _r(
+        "show_prompt_de",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:zeig\w*|gib|wiederhole\w*|verrate\w*|nenne\w*|schreib\w*)\b[^.\n]{0,40}"
+        r"\b(?:system-?prompt|systemnachricht|systemanweisung\w*|(?:ursprünglichen|anfänglichen|ersten|geheimen)"
+        r"\s+(?:anweisungen|instruktionen))",
+    ),
+    _r(
+        "show_prompt_it",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:mostra\w*|rivela\w*|ripeti\w*|dimmi|stampa|scrivi)\b[^.\n]{0,30}\b(?:prompt di sistema|"
+        r"messaggio di sistema|(?:tue|le tue) istruzioni (?:iniziali|originali|segrete))",
+    ),
+    _r(
+        "show_prompt_pt",
+        "system_prompt_extraction",
+        0.9,
+        r"\b(?:mostre|mostra|revele|revela|repita|repete|diga|imprima|escreva)\b[^.\n]{0,30}"
+        r"\b(?:prompt d[eo] sistema|mensagem d[eo] sistema|(?:suas|tuas) instru[çc][õo]es (?:iniciais|originais))",
+    ),
+    _r(
+        "show_prompt_ru",
+        "system_prompt_extraction",
+        0.9,
+        r"(?:покажи|выведи|повтори|раскрой|напиши|скажи)\w*[^.\n]{0,30}(?:системн\w+ (?:промпт|подсказк\w*|"
+        r"инструкци\w*|сообщени\w*)|сво\w+ (?:исходн\w+|первоначальн\w+|скрыт\w+)? ?инструкци\w*)",
+    ),
+    _r(
+        "show_prompt_zh",
+        "system_prompt_extraction",
+        0.9,
+        r"(?:显示|输出|告诉我|重复|打印|展示|泄露|给我看)[^。\n]{0,10}?(?:系统提示|系统指令|初始指令|你的指令|"
+        r"原始指令|你的提示词|系统消息)",
+    ),
+    _r(
+        "show_prompt_ja",
+        "system_prompt_extraction",
+        0.9,
+        r"(?:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ)[^。\n]{0,8}?"
+        r"(?:表示|教え|出力|繰り返|見せ|書き出)",
+    ),
+)
+
+
+MAX_RULE_CHARS = 120_000
+"""Rules read at most this much: the first 90,000 and the last 30,000 characters."""
+
+
+def run_rules(text: str, rules: tuple[Rule, ...]) -> list[RuleHit]:
+    """Every rule's first match in ``text`` (one hit per rule is enough to score it)."""
+    parts = [(0, text)]
+    if len(text) > MAX_RULE_CHARS:
+        tail = len(text) - 30_000
+        parts = [(0, text[:90_000]), (tail, text[tail:])]
+    hits: list[RuleHit] = []
+    for rule in rules:
+        for offset, part in parts:
+            m = rule.pattern.search(part)
+            if m is not None:
+                hits.append(RuleHit(rule, offset + m.start(), offset + m.end()))
+                break
+    return hits

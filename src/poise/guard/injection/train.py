@@ -1,0 +1,178 @@
+"""Train the prompt-attack classifier and write the artifact, split manifest and model card.
+
+    python -m poise.guard.injection.train --data ../shared/data --out src/poise/guard/injection/artifacts
+
+Training needs scikit-learn and scipy (the ``ml`` extra); inference does not. Steps: load and
+split the data (:mod:`~poise.guard.injection.dataset`), fit a logistic regression on hashed n-grams
+of the *normalized* training texts, choose the system threshold (rules + classifier) on the
+validation split as the lowest score whose validation FPR is <= 1.5 %, and only then measure the
+held-out test split once. Everything is seeded; the same data gives the same artifact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from poise.errors import OptionalDependencyError
+from poise.guard.injection.classifier import MODEL_FILE, InjectionClassifier
+from poise.guard.injection.dataset import Example, assign_splits, load_examples, text_key
+from poise.guard.injection.detector import InjectionDetector
+from poise.guard.injection.evaluate import EvalReport, evaluate
+from poise.guard.injection.features import DIM, hashed_features
+from poise.guard.injection.model_card import write_model_card
+from poise.guard.normalize import normalize
+
+__all__ = ["MANIFEST_FILE", "TrainReport", "train_injection_classifier"]
+
+MANIFEST_FILE = "split_manifest.json"
+METRICS_FILE = "metrics.json"
+TARGET_VAL_FPR = 0.015
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run produced and how well it did."""
+
+    artifact: Path
+    split_sizes: dict[str, dict[str, int]]
+    threshold: float
+    val: EvalReport
+    test: EvalReport
+    seconds: float
+
+
+def _matrix(texts: list[str]) -> object:
+    try:
+        from scipy.sparse import csr_matrix  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - scipy comes with scikit-learn
+        raise OptionalDependencyError("scikit-learn", "ml") from exc
+    rows, cols, vals = [], [], []
+    for i, text in enumerate(texts):
+        idx, val = hashed_features(normalize(text).text)
+        rows.append(np.full(idx.size, i, dtype=np.int64))
+        cols.append(idx)
+        vals.append(val)
+    return csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(len(texts), DIM)
+    )
+
+
+def _fit(train: list[Example], seed: int, c: float) -> tuple[np.ndarray, float]:
+    try:
+        from sklearn.linear_model import LogisticRegression
+    except ImportError as exc:
+        raise OptionalDependencyError("scikit-learn", "ml") from exc
+    x = _matrix([ex.text for ex in train])
+    y = np.array([ex.label == "attack" for ex in train], dtype=np.int64)
+    # Each source weighs ~sqrt(its size): the 400 templated in-the-wild jailbreaks must not drown the
+    # few dozen injection examples. Classes are then balanced to equal total weight.
+    counts = Counter(ex.source for ex in train)
+    w = np.array([1.0 / np.sqrt(counts[ex.source]) for ex in train])
+    for label in (0, 1):
+        w[y == label] *= len(train) / 2 / w[y == label].sum()
+    model = LogisticRegression(C=c, solver="liblinear", random_state=seed, max_iter=1000)
+    model.fit(x, y, sample_weight=w)
+    return model.coef_[0].astype(np.float32), float(model.intercept_[0])
+
+
+def _choose_threshold(detector: InjectionDetector, val: list[Example]) -> float:
+    """Lowest threshold whose validation FPR stays within :data:`TARGET_VAL_FPR`."""
+    benign = sorted((detector.detect(ex.text).score for ex in val if ex.label == "benign"), reverse=True)
+    allowed = int(TARGET_VAL_FPR * len(benign))
+    # Flag strictly above the (allowed+1)-th highest benign score; never below 0.5.
+    cut = benign[allowed] if len(benign) > allowed else 0.0
+    return round(max(0.5, cut + 1e-4), 4)
+
+
+def train_injection_classifier(
+    data_dir: Path,
+    out_dir: Path,
+    *,
+    seed: int = 13,
+    c: float = 32.0,
+    subset: int | None = None,
+    write_card: bool = True,
+) -> TrainReport:
+    """Train, pick the threshold on validation, evaluate on test, write the artifact files.
+
+    Args:
+        data_dir: the shared data folder (``../shared/data``).
+        out_dir: where ``injection_lr.npz``, the split manifest, metrics and model card go.
+        seed: seeds the split hash and the solver.
+        c: inverse L2 regularization strength.
+        subset: keep only every n-th training example's worth (``subset`` examples), for quick tests.
+        write_card: also write ``MODEL_CARD.md``.
+    """
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    examples = assign_splits(load_examples(Path(data_dir)), seed=seed)
+    train = [ex for ex in examples if ex.split == "train"]
+    val = [ex for ex in examples if ex.split == "val"]
+    test = [ex for ex in examples if ex.split == "test"]
+    if subset is not None and subset < len(train):
+        step = len(train) / subset
+        train = [train[int(i * step)] for i in range(subset)]
+    weights, bias = _fit(train, seed, c)
+    meta = {"trained": date.today().isoformat(), "seed": str(seed), "C": str(c), "n_train": str(len(train))}
+    provisional = InjectionClassifier(weights=weights, bias=bias, threshold=0.5, meta=meta)
+    threshold = _choose_threshold(InjectionDetector(provisional), val)
+    clf = InjectionClassifier(weights=weights, bias=bias, threshold=threshold, meta=meta)
+    artifact = out_dir / MODEL_FILE
+    clf.save(artifact)
+    detector = InjectionDetector(clf)
+    val_report = evaluate(detector, val)
+    test_report = evaluate(detector, test)
+    sizes: dict[str, dict[str, int]] = {}
+    for name, part in (("train", train), ("val", val), ("test", test)):
+        sizes[name] = {
+            "attack": sum(ex.label == "attack" for ex in part),
+            "benign": sum(ex.label == "benign" for ex in part),
+        }
+    manifest = {text_key(ex.text): ex.split for ex in examples if ex.split != "train"}
+    (out_dir / MANIFEST_FILE).write_text(
+        json.dumps(dict(sorted(manifest.items())), indent=0) + "\n", encoding="utf-8"
+    )
+    report = TrainReport(artifact, sizes, threshold, val_report, test_report, time.perf_counter() - t0)
+    metrics = {
+        "threshold": threshold,
+        "split_sizes": sizes,
+        "val": val_report.as_dict(),
+        "test": test_report.as_dict(),
+    }
+    (out_dir / METRICS_FILE).write_text(
+        json.dumps(metrics, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
+    if write_card:
+        rules_only = evaluate(InjectionDetector(use_classifier=False, threshold=threshold), test)
+        write_model_card(out_dir / "MODEL_CARD.md", report, rules_only, meta)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point."""
+    parser = argparse.ArgumentParser(description="Train the poise prompt-attack classifier.")
+    parser.add_argument("--data", type=Path, required=True, help="the shared data folder")
+    parser.add_argument("--out", type=Path, required=True, help="artifact folder")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--c", type=float, default=32.0)
+    args = parser.parse_args(argv)
+    report = train_injection_classifier(args.data, args.out, seed=args.seed, c=args.c)
+    t = report.test.overall
+    print(f"split sizes: {report.split_sizes}")
+    print(f"threshold {report.threshold:.4f} (chosen on validation)")
+    print(f"test: recall {t.recall:.3f}  FPR {t.fpr:.3f}  precision {t.precision:.3f}  F1 {t.f1:.3f}")
+    print(f"wrote {report.artifact} in {report.seconds:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
