@@ -5,7 +5,9 @@ attributes and says in its message what went wrong *and how to fix it*::
 
     PoiseError
     ├── ConfigError                  a YAML/JSON file (persona, rules, card) is malformed or invalid
-    │   └── PersonaError             a persona file cannot be loaded (``extends`` cycle, bad card, ...)
+    │   ├── PersonaError             a persona file cannot be loaded (``extends`` cycle, bad card, ...)
+    │   └── PolicyError              a guard policy file is invalid
+    │       └── UnknownRailError     a policy names a rail the registry does not know (``.rail``)
     ├── LintError                    ``poise persona lint`` found errors (carries the findings)
     ├── OptionalDependencyError      an extra is not installed (``pip install 'poise[local]'``)
     ├── ModelError                   anything a model backend raises
@@ -19,7 +21,9 @@ attributes and says in its message what went wrong *and how to fix it*::
     │   ├── ModelRequestError        the backend rejected the request (400/413/422)
     │   └── ModelCancelledError      the caller cancelled the generation
     ├── ContextBudgetError           the persona alone does not fit in the model's context window
-    └── SessionError                 an unknown session id or a damaged session store
+    ├── SessionError                 an unknown session id or a damaged session store
+    ├── AuditError                   the audit store cannot be opened or written (``.path``)
+    └── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
 
 A block by a guardrail is a *result*, never an exception.
 """
@@ -155,4 +159,70 @@ class SessionError(PoiseError):
 
     def __init__(self, message: str, *, session_id: str | None = None) -> None:
         self.session_id = session_id
+        super().__init__(message)
+
+
+class AuditError(PoiseError):
+    """The audit store cannot be opened, read or written (a *tampered* trail is a
+    :class:`~poise.audit.VerifyReport`, not an exception)."""
+
+    def __init__(self, message: str, *, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path is not None and str(path) != ":memory:" else None
+        super().__init__(message)
+
+
+class RateLimitExceeded(PoiseError):
+    """A poise rate limit refused the call; for callers that prefer raising to checking a decision.
+
+    Attributes:
+        retry_after: seconds until a retry can succeed; ``None`` when waiting cannot help (the
+            request alone is larger than the limit).
+        limit: which limit refused (``requests_per_minute``, ``tokens_per_minute``,
+            ``concurrent_requests``).
+        key: the rate-limit key (API key, tenant, ...).
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None, limit: str, key: str) -> None:
+        self.retry_after = retry_after
+        self.limit = limit
+        self.key = key
+        super().__init__(message)
+
+
+class PolicyError(ConfigError):
+    """A guard policy file (rails, thresholds, tenant overrides) is malformed or invalid."""
+
+
+class UnknownRailError(PolicyError):
+    """A policy or guard config names a rail that is not registered.
+
+    Attributes:
+        rail: the unknown name.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        rail: str,
+        path: Path | str | None = None,
+        field: str | None = None,
+        expected: str | None = None,
+    ) -> None:
+        self.rail = rail
+        super().__init__(message, path=path, field=field, expected=expected)
+
+
+class EscalationError(PoiseError):
+    """An escalation event could not be delivered to its sink (webhook down, queue full).
+
+    The guard verdict is still returned (an escalation blocks the exchange either way); this error
+    is recorded on the verdict, not raised through the pipeline.
+
+    Attributes:
+        sink: the sink's name.
+    """
+
+    def __init__(self, message: str, *, sink: str) -> None:
+        self.sink = sink
         super().__init__(message)

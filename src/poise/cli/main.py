@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from poise.cli import chat, models, persona
 from poise.errors import ModelError, PoiseError
@@ -32,29 +32,22 @@ err_console = Console(stderr=True)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; map poise errors to a clear message and an exit status."""
+    """Run the CLI; map poise errors to a clear message and an exit status.
+
+    Typer runs in standalone mode, so usage errors (unknown option, missing argument) are
+    reported by Typer itself with exit status 2.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="poise")
     except PoiseError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(1 if isinstance(exc, ModelError) else 2)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument...
-        exc.show()
-        sys.exit(exc.exit_code)
     except Exception as exc:  # the CLI boundary: a bug, not bad input
         if os.environ.get("POISE_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+            f"[bold red]internal error:[/] {escape(type(exc).__name__)}: {escape(str(exc))}\n"
             "This is a bug in poise; rerun with POISE_DEBUG=1 for the traceback and report it.",
-            markup=True,
             highlight=False,
         )
         sys.exit(3)

@@ -128,11 +128,14 @@ def import_card(
 def export_card(
     persona: PersonaArg,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write the card JSON here.")] = None,
+    include_secrets: Annotated[
+        bool, typer.Option("--include-secrets", help="Also export the persona's secrets (cards get shared!).")
+    ] = False,
 ) -> None:
-    """Convert a persona into a Character Card V2 JSON file."""
-    from poise.persona.card import persona_to_card
+    """Convert a persona into a Character Card V2 JSON file (secrets left out by default)."""
+    from poise.persona.card import card_to_json
 
-    text = json.dumps(persona_to_card(resolve_persona(persona)), indent=2, ensure_ascii=False) + "\n"
+    text = card_to_json(resolve_persona(persona), include_secrets=include_secrets)
     if out:
         out.write_text(text, encoding="utf-8")
         typer.echo(f"wrote {out}")
