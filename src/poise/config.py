@@ -120,14 +120,12 @@ def validation_to_config_error(
             line += f" (expected {expected})"
         problems.append(line)
     if len(problems) == 1:
-        loc, expected = first
+        first_loc, first_expected = first
         msg = problems[0].split(": ", 1)[1] if ": " in problems[0] else problems[0]
-        if expected and msg.endswith(f"(expected {expected})"):
-            msg = msg[: -len(f" (expected {expected})")]
-        return error(msg, path=path, field=loc, expected=expected)
-    return error(
-        f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), path=path, field=first[0]
-    )
+        if first_expected and msg.endswith(f"(expected {first_expected})"):
+            msg = msg[: -len(f" (expected {first_expected})")]
+        return error(msg, path=path, field=first_loc, expected=first_expected)
+    return error(f"{len(problems)} problems:\n  - " + "\n  - ".join(problems), path=path, field=first[0])
 
 
 def validate_model(

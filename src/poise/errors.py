@@ -85,9 +85,7 @@ class OptionalDependencyError(PoiseError):
     def __init__(self, package: str, extra: str) -> None:
         self.package = package
         self.extra = extra
-        super().__init__(
-            f"{package} is not installed; install it with: pip install 'poise[{extra}]'"
-        )
+        super().__init__(f"{package} is not installed; install it with: pip install 'poise[{extra}]'")
 
 
 class ModelError(PoiseError):
@@ -126,9 +124,7 @@ class ModelTimeoutError(ModelError):
 class ModelRateLimitError(ModelError):
     """The backend kept answering 429; ``retry_after`` is its hint in seconds, if any."""
 
-    def __init__(
-        self, message: str, *, backend: str = "", retry_after: float | None = None
-    ) -> None:
+    def __init__(self, message: str, *, backend: str = "", retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message, backend=backend, status=429)
 

@@ -29,11 +29,19 @@ async def test_turns_are_persisted_and_history_is_sent():
     sent = [(m.role, m.content) for m in model.last_call.messages]
     assert sent[0][0] == "system" and "You are Ava" in sent[0][1]
     assert sent[1:] == [("user", "Hello"), ("assistant", "First reply."), ("user", "And again")]
-    assert [m.content for m in engine.history(first.session_id)] == ["Hello", "First reply.", "And again", "Second reply."]
+    assert [m.content for m in engine.history(first.session_id)] == [
+        "Hello",
+        "First reply.",
+        "And again",
+        "Second reply.",
+    ]
 
 
 async def test_failed_backend_call_loses_nothing_and_can_be_retried():
-    model = ScriptedModel(["ok", "(never used: call 1 raises)", "recovered"], errors={1: ModelServerError("upstream 503", backend="scripted")})
+    model = ScriptedModel(
+        ["ok", "(never used: call 1 raises)", "recovered"],
+        errors={1: ModelServerError("upstream 503", backend="scripted")},
+    )
     engine = engine_with(model)
     first = await engine.send("one")
     with pytest.raises(ModelServerError):
@@ -44,7 +52,10 @@ async def test_failed_backend_call_loses_nothing_and_can_be_retried():
     again = await engine.retry(first.session_id)
     assert again.reply == "recovered"
     assert [(m.role, m.content) for m in model.last_call.messages[1:]] == [
-        ("user", "one"), ("assistant", "ok"), ("user", "two")]
+        ("user", "one"),
+        ("assistant", "ok"),
+        ("user", "two"),
+    ]
 
 
 async def test_retry_without_failure_is_an_error():
@@ -81,7 +92,9 @@ async def test_drift_monitor_can_request_reinforcement():
             return DriftSignal(0.9, True, ("off-persona",)) if "pirate" in observation.reply else None
 
     monitor = Monitor()
-    engine = engine_with(ScriptedModel(["Arr, pirate talk!", "Back to normal."]), drift=monitor, reminder_every=0)
+    engine = engine_with(
+        ScriptedModel(["Arr, pirate talk!", "Back to normal."]), drift=monitor, reminder_every=0
+    )
     first = await engine.send("hi")
     second = await engine.send("hi again", session_id=first.session_id)
     assert first.trace.drift is not None and first.trace.drift.reinforce
@@ -139,7 +152,9 @@ async def test_instructions_are_evaluated_and_traced():
     engine = engine_with(model, instructions=instructions)
     result = await engine.send("hello")
     assert "Mention the app." in model.last_call.messages[0].content
-    assert result.to_dict()["trace"]["fired_rules"] == [{"id": "always", "action": "add", "reasons": ["always on"]}]
+    assert result.to_dict()["trace"]["fired_rules"] == [
+        {"id": "always", "action": "add", "reasons": ["always on"]}
+    ]
     assert seen[0].user_messages == ["hello"]
 
 

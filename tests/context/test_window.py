@@ -22,7 +22,10 @@ def test_everything_fits_when_budget_allows():
     window = ContextWindow(words, context_window=1000, reserve_tokens=100, per_message_overhead=0)
     plan = window.plan("sys " * 20, history(6), "hello there")
     assert plan.history_included == 6 and plan.summarize_upto is None and plan.dropped == 0
-    assert [m.role for m in plan.messages] == ["system", "user", "assistant"] * 1 + ["user", "assistant"] * 2 + ["user"]
+    assert [m.role for m in plan.messages] == ["system", "user", "assistant"] * 1 + [
+        "user",
+        "assistant",
+    ] * 2 + ["user"]
     assert plan.prompt_tokens == 20 + 60 + 2
 
 

@@ -62,21 +62,36 @@ def _edge_personas() -> list[Persona]:
         bank,
         Persona(id="x", version="1", name="X", role="a bot"),
         Persona(
-            id="Not-A-Slug".lower() + ".v2", version="", name="Zoë", role=" spaced role ",
-            identity="   ", greeting="", scenario="", reminder="Remember {{char}}",
+            id="Not-A-Slug".lower() + ".v2",
+            version="",
+            name="Zoë",
+            role=" spaced role ",
+            identity="   ",
+            greeting="",
+            scenario="",
+            reminder="Remember {{char}}",
             tone={"descriptors": ["warm, kind", "very very very very precise"], "emoji": "freely"},
             examples=[{"user": "", "assistant": "Hi"}, {"user": "a\nb", "assistant": " lead "}],
-            metadata={"owner": "team-a"}, knowledge=[{"title": "t", "content": "c"}],
+            metadata={"owner": "team-a"},
+            knowledge=[{"title": "t", "content": "c"}],
         ),
         maren.model_copy(update={"identity": "Maren is retired now.", "greeting": None}),
         maren.model_copy(update={"name": "Marenka"}),  # the kept card text no longer derives the values
-        bank.model_copy(update={"card": CardExtras(creator="me", character_book={"entries": []},
-                                                    source={"description": "stale"})}),
+        bank.model_copy(
+            update={
+                "card": CardExtras(
+                    creator="me", character_book={"entries": []}, source={"description": "stale"}
+                )
+            }
+        ),
     ]
 
 
-@pytest.mark.parametrize("persona", _edge_personas(), ids=["bank", "bare", "edge-values", "edited-card",
-                                                           "renamed-card", "stale-extras"])
+@pytest.mark.parametrize(
+    "persona",
+    _edge_personas(),
+    ids=["bank", "bare", "edge-values", "edited-card", "renamed-card", "stale-extras"],
+)
 def test_persona_to_card_to_persona_is_exact(persona):
     card = json.loads(json.dumps(persona_to_card(persona, include_secrets=True)))  # through real JSON
     assert persona_from_card(card) == persona
@@ -145,16 +160,24 @@ def test_v1_card_imports_and_exports_as_v2_with_mirrors():
 
 def test_edited_persona_values_are_exported_instead_of_kept_card_text():
     p = load_card(DATA / "card_lighthouse_v2.json")
-    card = persona_to_card(include_secrets=True, persona=p.model_copy(update={"identity": "Maren is retired.", "tone": p.tone.model_copy(
-        update={"descriptors": ["calm"]})}))
+    card = persona_to_card(
+        include_secrets=True,
+        persona=p.model_copy(
+            update={
+                "identity": "Maren is retired.",
+                "tone": p.tone.model_copy(update={"descriptors": ["calm"]}),
+            }
+        ),
+    )
     assert card["data"]["description"] == "Maren is retired." and card["data"]["personality"] == "calm"
     assert card["data"]["first_mes"] == _card("card_lighthouse_v2")["data"]["first_mes"]  # unchanged: kept
 
 
 def test_poise_extension_wins_over_card_fields_on_import():
     card = _card("card_minimal_v2")
-    card["data"]["extensions"]["poise"] = {"persona": {"id": "echo-bot", "rules": [{"dont": "Shout."}],
-                                                       "tone": {"emoji": "freely"}}}
+    card["data"]["extensions"]["poise"] = {
+        "persona": {"id": "echo-bot", "rules": [{"dont": "Shout."}], "tone": {"emoji": "freely"}}
+    }
     p = persona_from_card(card)
     assert (p.id, p.rules[0].dont, p.tone.emoji) == ("echo-bot", "Shout.", "freely")
 
@@ -180,8 +203,10 @@ def test_expand_macros(text, expected):
     [
         ("<START>\n{{user}}: Hi\n{{char}}: Hello", [("Hi", "Hello")]),
         ("<START>\n{{user}}: a\n{{char}}: b\n{{user}}: c\n{{char}}: d", [("a", "b"), ("c", "d")]),
-        ("<START>\n{{char}}: solo\n\n<START>\n{{user}}: q\n{{char}}: line1\nline2\n",
-         [("", "solo"), ("q", "line1\nline2")]),
+        (
+            "<START>\n{{char}}: solo\n\n<START>\n{{user}}: q\n{{char}}: line1\nline2\n",
+            [("", "solo"), ("q", "line1\nline2")],
+        ),
         ("<start>\nYou: x\nAva: y", [("", "y")]),
         ("<START>\n<USER>: hi {{char}}\n<BOT>: hi {{user}}", [("hi Ava", "hi the user")]),
         ("", []),
@@ -229,8 +254,11 @@ def test_load_card_from_png(tmp_path):
 
 @pytest.mark.parametrize(
     ("chunks", "message"),
-    [([b"Comment\x00hi"], "no 'chara' tEXt chunk"), ([b"chara\x00!!notbase64"], "not base64"),
-     ([b"chara\x00" + base64.b64encode(b"{nope")], "malformed JSON")],
+    [
+        ([b"Comment\x00hi"], "no 'chara' tEXt chunk"),
+        ([b"chara\x00!!notbase64"], "not base64"),
+        ([b"chara\x00" + base64.b64encode(b"{nope")], "malformed JSON"),
+    ],
     ids=["no-card", "bad-base64", "bad-json"],
 )
 def test_bad_png_card(tmp_path, chunks, message):
@@ -264,20 +292,48 @@ def _v2(**data: Any) -> dict[str, Any]:
         (_v2(character_book=[]), "data.character_book", "got list"),
         (_v2(extensions=[]), "data.extensions", "got list"),
         (_v2(extensions={"poise": "x"}), "data.extensions.poise", "got str"),
-        (_v2(extensions={"poise": {"persona": {}, "extra": 1}}), "data.extensions.poise",
-         "unknown key 'extra'"),
+        (
+            _v2(extensions={"poise": {"persona": {}, "extra": 1}}),
+            "data.extensions.poise",
+            "unknown key 'extra'",
+        ),
         (_v2(extensions={"poise": {"schema": 9}}), "data.extensions.poise.schema", "unsupported schema 9"),
-        (_v2(extensions={"poise": {"persona": {"rules": [{"do": "a", "dont": "b"}]}}}),
-         "data.extensions.poise.persona.rules[0]", "exactly one of 'do' or 'dont'"),
-        (_v2(extensions={"poise": {"persona": {"colour": "red"}}}),
-         "data.extensions.poise.persona.colour", "unknown key"),
-        (_v2(extensions={"poise": {"persona": {"id": "Bad Id"}}}), "data.extensions.poise.persona.id",
-         "String should match pattern"),
+        (
+            _v2(extensions={"poise": {"persona": {"rules": [{"do": "a", "dont": "b"}]}}}),
+            "data.extensions.poise.persona.rules[0]",
+            "exactly one of 'do' or 'dont'",
+        ),
+        (
+            _v2(extensions={"poise": {"persona": {"colour": "red"}}}),
+            "data.extensions.poise.persona.colour",
+            "unknown key",
+        ),
+        (
+            _v2(extensions={"poise": {"persona": {"id": "Bad Id"}}}),
+            "data.extensions.poise.persona.id",
+            "String should match pattern",
+        ),
     ],
-    ids=["not-object", "wrong-spec", "data-not-object", "missing-name", "blank-name", "v1-missing-name",
-         "description-int", "tags-str", "tag-int", "greeting-null", "book-list", "extensions-list",
-         "poise-not-object", "poise-unknown-key", "poise-schema", "poise-bad-rule", "poise-unknown-field",
-         "poise-bad-id"],
+    ids=[
+        "not-object",
+        "wrong-spec",
+        "data-not-object",
+        "missing-name",
+        "blank-name",
+        "v1-missing-name",
+        "description-int",
+        "tags-str",
+        "tag-int",
+        "greeting-null",
+        "book-list",
+        "extensions-list",
+        "poise-not-object",
+        "poise-unknown-key",
+        "poise-schema",
+        "poise-bad-rule",
+        "poise-unknown-field",
+        "poise-bad-id",
+    ],
 )
 def test_invalid_card_names_file_and_field(tmp_path, card, field, message):
     path = tmp_path / "bad.json"

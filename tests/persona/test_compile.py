@@ -31,7 +31,9 @@ def check_snapshot(name: str, text: str) -> None:
     if UPDATE:
         path.write_text(text, encoding="utf-8")
     assert path.exists(), f"missing snapshot {name}; create it with POISE_UPDATE_SNAPSHOTS=1"
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed; rerun with POISE_UPDATE_SNAPSHOTS=1 if intended"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"{name} changed; rerun with POISE_UPDATE_SNAPSHOTS=1 if intended"
+    )
 
 
 @pytest.mark.parametrize("family", ["markdown", "xml", "compact"])
@@ -93,8 +95,13 @@ def test_unknown_family_and_section_are_errors():
 
 @pytest.mark.parametrize(
     ("backend", "model", "family"),
-    [("anthropic", "claude-x", "xml"), ("openai", "claude-via-proxy", "xml"), ("local", "smollm2", "compact"),
-     ("openai", "gpt-4o", "markdown"), ("scripted", "scripted", "markdown")],
+    [
+        ("anthropic", "claude-x", "xml"),
+        ("openai", "claude-via-proxy", "xml"),
+        ("local", "smollm2", "compact"),
+        ("openai", "gpt-4o", "markdown"),
+        ("scripted", "scripted", "markdown"),
+    ],
 )
 def test_family_for_backend(backend, model, family):
     assert family_for(backend, model) == family

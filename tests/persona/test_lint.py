@@ -48,76 +48,227 @@ def ex(assistant: str) -> list[dict[str, str]]:
 
 CASES: list[tuple[str, dict[str, Any], str, str, str | None]] = [
     # id, persona overrides, code, severity, field
-    ("list-vs-sentences-checks", {"rules": [do("Be brief.", max_sentences=2), do("List.", min_list_items=5)]},
-     "P101", "error", "rules[1].check.min_list_items"),
-    ("list-vs-sentences-text",
-     {"rules": [do("Answer in at most 2 sentences."), do("Always give a 5-step checklist.")]},
-     "P101", "error", "rules[1]"),
-    ("one-sentence-vs-options", {"rules": [do("Reply in one sentence."), do("List at least 3 options.")]},
-     "P101", "error", "rules[1]"),
-    ("text-vs-check", {"rules": [do("Keep it to two sentences."), do("Steps.", min_list_items=4)]},
-     "P101", "error", "rules[1].check.min_list_items"),
-    ("words-vs-required",
-     {"rules": [do("Short.", max_words=5, required_phrases=["Thank you for calling Acme"]),
-                do("Sign.", required_signoff="Best regards, Tess")]},
-     "P102", "error", "rules[0].check.max_words"),
-    ("words-vs-list", {"rules": [do("Be terse.", max_words=10), do("Give a 5-point plan.")]},
-     "P102", "error", "rules[0].check.max_words"),
-    ("min-over-max", {"rules": [do("Explain.", min_sentences=5), do("Short.", max_sentences=2)]},
-     "P103", "error", "rules[0].check.min_sentences"),
-    ("language-check", {"rules": [do("German.", reply_language="de")]}, "P104", "error",
-     "rules[0].check.reply_language"),
+    (
+        "list-vs-sentences-checks",
+        {"rules": [do("Be brief.", max_sentences=2), do("List.", min_list_items=5)]},
+        "P101",
+        "error",
+        "rules[1].check.min_list_items",
+    ),
+    (
+        "list-vs-sentences-text",
+        {"rules": [do("Answer in at most 2 sentences."), do("Always give a 5-step checklist.")]},
+        "P101",
+        "error",
+        "rules[1]",
+    ),
+    (
+        "one-sentence-vs-options",
+        {"rules": [do("Reply in one sentence."), do("List at least 3 options.")]},
+        "P101",
+        "error",
+        "rules[1]",
+    ),
+    (
+        "text-vs-check",
+        {"rules": [do("Keep it to two sentences."), do("Steps.", min_list_items=4)]},
+        "P101",
+        "error",
+        "rules[1].check.min_list_items",
+    ),
+    (
+        "words-vs-required",
+        {
+            "rules": [
+                do("Short.", max_words=5, required_phrases=["Thank you for calling Acme"]),
+                do("Sign.", required_signoff="Best regards, Tess"),
+            ]
+        },
+        "P102",
+        "error",
+        "rules[0].check.max_words",
+    ),
+    (
+        "words-vs-list",
+        {"rules": [do("Be terse.", max_words=10), do("Give a 5-point plan.")]},
+        "P102",
+        "error",
+        "rules[0].check.max_words",
+    ),
+    (
+        "min-over-max",
+        {"rules": [do("Explain.", min_sentences=5), do("Short.", max_sentences=2)]},
+        "P103",
+        "error",
+        "rules[0].check.min_sentences",
+    ),
+    (
+        "language-check",
+        {"rules": [do("German.", reply_language="de")]},
+        "P104",
+        "error",
+        "rules[0].check.reply_language",
+    ),
     ("language-text", {"rules": [do("Always reply in German.")]}, "P104", "error", "rules[0]"),
-    ("two-languages", {"tone": {"languages": ["de", "fr"]},
-                       "rules": [do("a", reply_language="de"), do("b", reply_language="fr")]},
-     "P105", "error", "rules[1].check.reply_language"),
-    ("banned-in-greeting", {"greeting": "Welcome to Globex!", "rules": [dont("x", banned_terms=["globex"])]},
-     "P106", "error", "greeting"),
-    ("banned-in-example", {"examples": ex("Try Globex."), "rules": [dont("x", banned_terms=["Globex"])]},
-     "P106", "error", "examples[0].assistant"),
+    (
+        "two-languages",
+        {
+            "tone": {"languages": ["de", "fr"]},
+            "rules": [do("a", reply_language="de"), do("b", reply_language="fr")],
+        },
+        "P105",
+        "error",
+        "rules[1].check.reply_language",
+    ),
+    (
+        "banned-in-greeting",
+        {"greeting": "Welcome to Globex!", "rules": [dont("x", banned_terms=["globex"])]},
+        "P106",
+        "error",
+        "greeting",
+    ),
+    (
+        "banned-in-example",
+        {"examples": ex("Try Globex."), "rules": [dont("x", banned_terms=["Globex"])]},
+        "P106",
+        "error",
+        "examples[0].assistant",
+    ),
     ("banned-in-refusal", {"rules": [dont("x", banned_terms=["can't"])]}, "P106", "error", "refusal.message"),
-    ("banned-in-escalation", {"rules": [dont("x", banned_terms=["colleague"])]}, "P106", "error",
-     "escalation.message"),
-    ("banned-in-reminder", {"reminder": "Mention Globex.", "rules": [dont("x", banned_terms=["Globex"])]},
-     "P106", "error", "reminder"),
-    ("required-contains-banned", {"rules": [dont("x", banned_terms=["cheap"]),
-                                            do("y", required_phrases=["our cheap plans"])]},
-     "P107", "error", "rules[1].check.required_phrases"),
-    ("signoff-missing", {"rules": [do("Sign off.", required_signoff="— Tess")]}, "P108", "error",
-     "examples[0].assistant"),
-    ("no-apology", {"examples": ex("Hello there."), "rules": [do("Apologize.", apologize_first=True)]},
-     "P109", "warning", "examples[0].assistant"),
-    ("no-emoji-check",
-     {"tone": {"emoji": "freely"}, "examples": ex("Sorry! 😊"), "rules": [dont("x", no_emoji=True)]},
-     "P110", "error", "examples[0].assistant"),
+    (
+        "banned-in-escalation",
+        {"rules": [dont("x", banned_terms=["colleague"])]},
+        "P106",
+        "error",
+        "escalation.message",
+    ),
+    (
+        "banned-in-reminder",
+        {"reminder": "Mention Globex.", "rules": [dont("x", banned_terms=["Globex"])]},
+        "P106",
+        "error",
+        "reminder",
+    ),
+    (
+        "required-contains-banned",
+        {"rules": [dont("x", banned_terms=["cheap"]), do("y", required_phrases=["our cheap plans"])]},
+        "P107",
+        "error",
+        "rules[1].check.required_phrases",
+    ),
+    (
+        "signoff-missing",
+        {"rules": [do("Sign off.", required_signoff="— Tess")]},
+        "P108",
+        "error",
+        "examples[0].assistant",
+    ),
+    (
+        "no-apology",
+        {"examples": ex("Hello there."), "rules": [do("Apologize.", apologize_first=True)]},
+        "P109",
+        "warning",
+        "examples[0].assistant",
+    ),
+    (
+        "no-emoji-check",
+        {"tone": {"emoji": "freely"}, "examples": ex("Sorry! 😊"), "rules": [dont("x", no_emoji=True)]},
+        "P110",
+        "error",
+        "examples[0].assistant",
+    ),
     ("emoji-never-tone", {"greeting": "Hi 👋"}, "P110", "error", "greeting"),
-    ("example-too-long", {"examples": ex("Sorry. One. Two. Three."), "rules": [do("x", max_sentences=2)]},
-     "P111", "warning", "examples[0].assistant"),
-    ("example-list-short", {"examples": ex("Sorry.\n- a\n- b"), "rules": [do("x", min_list_items=3)]},
-     "P111", "warning", "examples[0].assistant"),
-    ("do-and-dont", {"rules": [do("Mention our competitors."), dont("mention our competitors")]},
-     "P112", "error", "rules[1]"),
-    ("always-vs-dont", {"rules": [do("Always use formal titles."), dont("Use formal titles.")]},
-     "P112", "error", "rules[1]"),
+    (
+        "example-too-long",
+        {"examples": ex("Sorry. One. Two. Three."), "rules": [do("x", max_sentences=2)]},
+        "P111",
+        "warning",
+        "examples[0].assistant",
+    ),
+    (
+        "example-list-short",
+        {"examples": ex("Sorry.\n- a\n- b"), "rules": [do("x", min_list_items=3)]},
+        "P111",
+        "warning",
+        "examples[0].assistant",
+    ),
+    (
+        "do-and-dont",
+        {"rules": [do("Mention our competitors."), dont("mention our competitors")]},
+        "P112",
+        "error",
+        "rules[1]",
+    ),
+    (
+        "always-vs-dont",
+        {"rules": [do("Always use formal titles."), dont("Use formal titles.")]},
+        "P112",
+        "error",
+        "rules[1]",
+    ),
     ("never-vs-do", {"rules": [do("Never share prices."), do("Share prices.")]}, "P112", "error", "rules[1]"),
     ("duplicate", {"rules": [do("Be kind."), do("Be kind.")]}, "P113", "warning", "rules[1]"),
-    ("never-equals-dont", {"rules": [do("Never use slang."), dont("Use slang.")]}, "P113", "warning",
-     "rules[1]"),
-    ("near-contradiction", {"rules": [do("Offer a refund to every unhappy customer."),
-                                      dont("Offer any refund to every unhappy customer.")]},
-     "P114", "warning", "rules[1]"),
-    ("detailed-but-short", {"tone": {"verbosity": "detailed"}, "rules": [do("x", max_sentences=2)]},
-     "P115", "warning", "tone.verbosity"),
-    ("concise-but-long", {"tone": {"verbosity": "concise"}, "rules": [do("x", min_sentences=6)]},
-     "P115", "warning", "tone.verbosity"),
-    ("text-check-differ", {"rules": [do("At most 3 sentences.", max_sentences=5)]}, "P116", "warning",
-     "rules[0].check.max_sentences"),
-    ("text-not-enforced", {"rules": [do("Use at most 50 words, no emoji.", no_emoji=True)]}, "P116",
-     "warning", "rules[0].check"),
-    ("secret-in-identity", {"identity": "Routing code ZX-99.", "secrets": ["zx-99"]}, "P117", "error",
-     "identity"),
-    ("secret-in-example", {"examples": ex("Sorry, code ZX-99."), "secrets": ["ZX-99"]}, "P117", "error",
-     "examples[0].assistant"),
+    (
+        "never-equals-dont",
+        {"rules": [do("Never use slang."), dont("Use slang.")]},
+        "P113",
+        "warning",
+        "rules[1]",
+    ),
+    (
+        "near-contradiction",
+        {
+            "rules": [
+                do("Offer a refund to every unhappy customer."),
+                dont("Offer any refund to every unhappy customer."),
+            ]
+        },
+        "P114",
+        "warning",
+        "rules[1]",
+    ),
+    (
+        "detailed-but-short",
+        {"tone": {"verbosity": "detailed"}, "rules": [do("x", max_sentences=2)]},
+        "P115",
+        "warning",
+        "tone.verbosity",
+    ),
+    (
+        "concise-but-long",
+        {"tone": {"verbosity": "concise"}, "rules": [do("x", min_sentences=6)]},
+        "P115",
+        "warning",
+        "tone.verbosity",
+    ),
+    (
+        "text-check-differ",
+        {"rules": [do("At most 3 sentences.", max_sentences=5)]},
+        "P116",
+        "warning",
+        "rules[0].check.max_sentences",
+    ),
+    (
+        "text-not-enforced",
+        {"rules": [do("Use at most 50 words, no emoji.", no_emoji=True)]},
+        "P116",
+        "warning",
+        "rules[0].check",
+    ),
+    (
+        "secret-in-identity",
+        {"identity": "Routing code ZX-99.", "secrets": ["zx-99"]},
+        "P117",
+        "error",
+        "identity",
+    ),
+    (
+        "secret-in-example",
+        {"examples": ex("Sorry, code ZX-99."), "secrets": ["ZX-99"]},
+        "P117",
+        "error",
+        "examples[0].assistant",
+    ),
     ("unchecked", {"rules": [dont("Argue with the customer.")]}, "P201", "info", "rules[0]"),
     ("no-refusal", {"refusal": None}, "P401", "warning", "refusal"),
     ("no-escalation", {"escalation": None}, "P402", "warning", "escalation"),
@@ -126,8 +277,9 @@ CASES: list[tuple[str, dict[str, Any], str, str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "code", "severity", "field"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("overrides", "code", "severity", "field"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_finding(overrides, code, severity, field):
     report = lint_persona(persona(**overrides))
     hits = [f for f in report.findings if f.code == code]
@@ -143,15 +295,21 @@ def test_base_persona_is_clean():
 def test_bank_persona_has_only_checkability_notes():
     report = lint_persona(load_persona(DATA / "persona_bank.yaml"))
     assert report.ok and not report.warnings
-    assert [(f.code, f.field) for f in report.findings] == [("P201", "rules[1]"), ("P201", "rules[2]"),
-                                                          ("P201", "rules[5]")]
+    assert [(f.code, f.field) for f in report.findings] == [
+        ("P201", "rules[1]"),
+        ("P201", "rules[2]"),
+        ("P201", "rules[5]"),
+    ]
     assert report.prompt_tokens is not None and 0 < report.prompt_tokens < 1024
 
 
 def test_consistent_limits_are_clean():
-    rules = [do("Keep each reply to at most 5 sentences.", max_sentences=5),
-             do("Give a 3-step checklist.", min_list_items=3), do("Sign off.", required_signoff="Tess"),
-             dont("Mention Globex.", banned_terms=["Globex"])]
+    rules = [
+        do("Keep each reply to at most 5 sentences.", max_sentences=5),
+        do("Give a 3-step checklist.", min_list_items=3),
+        do("Sign off.", required_signoff="Tess"),
+        dont("Mention Globex.", banned_terms=["Globex"]),
+    ]
     reply = "Sorry, here are the steps:\n1. Open the app.\n2. Tap Cards.\n3. Tap Freeze. Tess"
     report = lint_persona(persona(rules=rules, examples=ex(reply)))
     assert report.findings == ()
@@ -174,20 +332,31 @@ def test_conditional_rule_text_states_no_limit(rules):
 @pytest.mark.parametrize(
     ("rule", "hint"),
     [
-        (do("Keep replies under 50 words."), 'check: {max_words: 49}'),
-        (do("Answer in at most two sentences."), 'check: {max_sentences: 2}'),
+        (do("Keep replies under 50 words."), "check: {max_words: 49}"),
+        (do("Answer in at most two sentences."), "check: {max_sentences: 2}"),
         (do("Always reply in Spanish."), 'check: {reply_language: "es"}'),
         (do('Sign off with "Cheers, Tess".'), 'check: {required_signoff: "Cheers, Tess"}'),
         (do("Apologize first when something went wrong."), None),  # conditional: no hint
-        (do("Always apologize first."), 'check: {apologize_first: true}'),
-        (dont("Use emoji."), 'check: {no_emoji: true}'),
+        (do("Always apologize first."), "check: {apologize_first: true}"),
+        (dont("Use emoji."), "check: {no_emoji: true}"),
         (dont('Say "cheap" or "free".'), 'check: {banned_terms: ["cheap", "free"]}'),
-        (dont("Write more than 3 sentences."), 'check: {max_sentences: 3}'),
-        (do("Give a 4-step plan."), 'check: {min_list_items: 4}'),
+        (dont("Write more than 3 sentences."), "check: {max_sentences: 3}"),
+        (do("Give a 4-step plan."), "check: {min_list_items: 4}"),
         (dont("Argue."), None),
     ],
-    ids=["words", "sentences", "language", "signoff", "conditional", "apology", "emoji", "banned",
-         "dont-more-than", "steps", "judgement"],
+    ids=[
+        "words",
+        "sentences",
+        "language",
+        "signoff",
+        "conditional",
+        "apology",
+        "emoji",
+        "banned",
+        "dont-more-than",
+        "steps",
+        "judgement",
+    ],
 )
 def test_unchecked_rule_hint(rule, hint):
     report = lint_persona(persona(tone={"languages": ["en", "es"]}, rules=[rule]))
@@ -231,8 +400,7 @@ def test_estimate_tokens(text, tokens):
 
 
 def test_report_groups_and_serializes():
-    report = lint_persona(persona(greeting="Hi 👋", refusal=None, examples=[],
-                                  rules=[dont("Argue.")]))
+    report = lint_persona(persona(greeting="Hi 👋", refusal=None, examples=[], rules=[dont("Argue.")]))
     assert [f.code for f in report.errors] == ["P110"]
     assert [f.code for f in report.warnings] == ["P401"]
     assert [f.code for f in report.infos] == ["P403", "P201"]
@@ -241,8 +409,13 @@ def test_report_groups_and_serializes():
     assert data["persona"] == "t" and data["ok"] is False
     assert data["counts"] == {"error": 1, "warning": 1, "info": 2}
     assert data["token_budget"] == 1024 and isinstance(data["prompt_tokens"], int)
-    assert data["findings"][0] == {"severity": "error", "code": "P110", "field": "greeting",
-                                   "message": report.errors[0].message, "hint": None}
+    assert data["findings"][0] == {
+        "severity": "error",
+        "code": "P110",
+        "field": "greeting",
+        "message": report.errors[0].message,
+        "hint": None,
+    }
 
 
 def test_every_code_is_documented_with_its_severity():

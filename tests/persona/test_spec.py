@@ -33,14 +33,31 @@ def test_minimal_persona_gets_defaults():
         (MINIMAL + "colour: blue\n", "colour", "unknown key"),
         (MINIMAL + "tone:\n  formality: posh\n", "tone.formality", "one of"),
         (MINIMAL + "rules:\n  - do: a\n    dont: b\n", "rules[0]", "exactly one of 'do' or 'dont'"),
-        (MINIMAL + "rules:\n  - do: a\n    check: {max_sentences: zero}\n", "rules[0].check.max_sentences", "integer"),
-        (MINIMAL + "rules:\n  - do: a\n    check: {max_sentences: 0}\n", "rules[0].check.max_sentences", ">= 1"),
+        (
+            MINIMAL + "rules:\n  - do: a\n    check: {max_sentences: zero}\n",
+            "rules[0].check.max_sentences",
+            "integer",
+        ),
+        (
+            MINIMAL + "rules:\n  - do: a\n    check: {max_sentences: 0}\n",
+            "rules[0].check.max_sentences",
+            ">= 1",
+        ),
         ("version: '1'\nname: x\nrole: y\n", "id", "required"),
         (MINIMAL.replace("id: demo", "id: Demo Persona"), "id", "matching"),
         (MINIMAL + "values: [a, {b: c}]\n", "values[1]", "string"),
     ],
-    ids=["typo-nested", "unknown-top", "bad-literal", "do-and-dont", "wrong-type", "below-minimum",
-         "missing-id", "bad-id", "list-item-type"],
+    ids=[
+        "typo-nested",
+        "unknown-top",
+        "bad-literal",
+        "do-and-dont",
+        "wrong-type",
+        "below-minimum",
+        "missing-id",
+        "bad-id",
+        "list-item-type",
+    ],
 )
 def test_validation_errors_name_file_field_and_expectation(tmp_path, text, field, fragment):
     path = write(tmp_path, "p.yaml", text)
@@ -63,7 +80,7 @@ def test_validation_errors_name_file_field_and_expectation(tmp_path, text, field
     ids=["malformed", "empty", "list"],
 )
 def test_malformed_files(tmp_path, text, fragment):
-    with pytest.raises(PersonaError, match="p.yaml") as info:
+    with pytest.raises(PersonaError, match=r"p\.yaml") as info:
         load_persona(write(tmp_path, "p.yaml", text))
     assert fragment in str(info.value)
 

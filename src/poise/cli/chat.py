@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -117,7 +117,8 @@ async def _interactive(
 
 def chat(
     persona: Annotated[
-        str | None, typer.Option("--persona", "-p", help="Persona file or built-in name (see `poise persona list`).")
+        str | None,
+        typer.Option("--persona", "-p", help="Persona file or built-in name (see `poise persona list`)."),
     ] = None,
     model: Annotated[
         str, typer.Option("--model", "-m", help="local | local:PATH.gguf | openai:NAME | anthropic:NAME")
@@ -125,19 +126,31 @@ def chat(
     message: Annotated[
         str | None, typer.Option("--message", help="Send one message, print the reply and exit.")
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="With --message: print the reply and its trace as JSON.")] = False,
-    show_rules: Annotated[bool, typer.Option("--show-rules", help="Show which instruction rules fired.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --message: print the reply and its trace as JSON.")
+    ] = False,
+    show_rules: Annotated[
+        bool, typer.Option("--show-rules", help="Show which instruction rules fired.")
+    ] = False,
     rules: Annotated[
         str | None, typer.Option("--rules", help="Instruction rule file (default: the built-in rules).")
     ] = "default",
     no_rules: Annotated[bool, typer.Option("--no-rules", help="Disable dynamic instructions.")] = False,
-    session: Annotated[str | None, typer.Option("--session", help="Continue (or create) this session id.")] = None,
-    db: Annotated[Path | None, typer.Option("--db", help="Session database (default: $POISE_HOME/sessions.db).")] = None,
-    expertise: Annotated[str | None, typer.Option(help="User expertise: beginner | intermediate | expert.")] = None,
+    session: Annotated[
+        str | None, typer.Option("--session", help="Continue (or create) this session id.")
+    ] = None,
+    db: Annotated[
+        Path | None, typer.Option("--db", help="Session database (default: $POISE_HOME/sessions.db).")
+    ] = None,
+    expertise: Annotated[
+        str | None, typer.Option(help="User expertise: beginner | intermediate | expert.")
+    ] = None,
     locale: Annotated[str | None, typer.Option(help="User locale, e.g. de-DE.")] = None,
     max_tokens: Annotated[int, typer.Option(help="Maximum tokens per reply.")] = 256,
     temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 0.2,
-    stream: Annotated[bool, typer.Option("--stream/--no-stream", help="Stream replies as they are generated.")] = True,
+    stream: Annotated[
+        bool, typer.Option("--stream/--no-stream", help="Stream replies as they are generated.")
+    ] = True,
     base_url: Annotated[str | None, typer.Option(help="Base URL for openai/anthropic backends.")] = None,
 ) -> None:
     """Chat with a persona (offline on the embedded model by default)."""
@@ -146,10 +159,10 @@ def chat(
     from poise.config import validation_to_config_error
 
     try:
-        user = UserProfile(expertise=expertise, locale=locale)  # type: ignore[arg-type]
+        user = UserProfile(expertise=expertise, locale=locale)
     except ValidationError as exc:
         raise validation_to_config_error(exc, None) from None
-    options = {"base_url": base_url} if base_url else {}
+    options: dict[str, Any] = {"base_url": base_url} if base_url else {}
     engine = create_engine(
         persona,
         model,

@@ -91,14 +91,20 @@ def compile_cmd(
         result = engine(RequestContext(messages=(ChatMessage("user", message),), user=user))
     compiled = compile_persona(p, result, family=family)  # type: ignore[arg-type]
     if as_json:
-        typer.echo(json.dumps({"prompt": compiled.text, "trace": compiled.trace.to_dict()}, indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"prompt": compiled.text, "trace": compiled.trace.to_dict()}, indent=2, ensure_ascii=False
+            )
+        )
     else:
         typer.echo(compiled.text, nl=False)
 
 
 @app.command("schema")
 def schema(
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the persona JSON Schema (for editor validation of persona YAML files)."""
     text = json.dumps(persona_json_schema(), indent=2, ensure_ascii=False) + "\n"

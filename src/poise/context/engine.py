@@ -66,7 +66,11 @@ class TurnTrace:
             "summary_error": self.summary_error,
             "drift": None
             if self.drift is None
-            else {"score": self.drift.score, "reinforce": self.drift.reinforce, "reasons": list(self.drift.reasons)},
+            else {
+                "score": self.drift.score,
+                "reinforce": self.drift.reinforce,
+                "reasons": list(self.drift.reasons),
+            },
         }
 
 
@@ -169,8 +173,10 @@ class ConversationEngine:
             self.start_session(session_id)
         history = self.store.messages(session_id)
         context = RequestContext(
-            messages=tuple(ChatMessage(m.role, m.content) for m in history if m.role in ("user", "assistant"))  # type: ignore[arg-type]
-            + (ChatMessage("user", text),),
+            messages=(
+                *(ChatMessage(m.role, m.content) for m in history if m.role in ("user", "assistant")),  # type: ignore[arg-type]
+                ChatMessage("user", text),
+            ),
             user=user or UserProfile(),
             now=now or datetime.now(UTC),
         )
@@ -187,7 +193,11 @@ class ConversationEngine:
         plan = self.window.plan(prompt.text, history, text, summary=summary, reminder=reminder)
         summary_error = None
         if plan.summarize_upto is not None and self.summarize:
-            to_fold = [m for m in history if (summary is None or m.seq > summary.upto_seq) and m.seq <= plan.summarize_upto]
+            to_fold = [
+                m
+                for m in history
+                if (summary is None or m.seq > summary.upto_seq) and m.seq <= plan.summarize_upto
+            ]
             try:
                 content = await summarize_history(
                     self.model, to_fold, previous=summary.content if summary else None
@@ -213,7 +223,9 @@ class ConversationEngine:
             meta={"finish_reason": finish_reason, "prompt_sha256": prep.prompt.trace.prompt_sha256},
         )
         self.store.set_status(prep.session_id, prep.user_seq, "ok")
-        signal = self.drift.observe(TurnObservation(prep.session_id, prep.turn, prep.text, reply, self.persona))
+        signal = self.drift.observe(
+            TurnObservation(prep.session_id, prep.turn, prep.text, reply, self.persona)
+        )
         if signal is not None and signal.reinforce:
             self._reinforce.add(prep.session_id)
         trace = TurnTrace(prep.prompt, prep.instructions, prep.window, prep.summary_error, signal)
@@ -277,7 +289,10 @@ class ConversationEngine:
                     "assistant",
                     "".join(parts),
                     status="partial",
-                    meta={"error": type(exc).__name__, "cancelled": isinstance(exc, asyncio.CancelledError | GeneratorExit)},
+                    meta={
+                        "error": type(exc).__name__,
+                        "cancelled": isinstance(exc, asyncio.CancelledError | GeneratorExit),
+                    },
                 )
             raise
         yield self._finish(prep, "".join(parts), usage, finish)

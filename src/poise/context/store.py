@@ -60,13 +60,11 @@ def _m001_initial(db: sqlite3.Connection) -> None:
             created_at REAL NOT NULL,
             PRIMARY KEY (session_id, upto_seq)
         );
-        """
+        """,
     )
 
 
-MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (
-    ("m001_initial", _m001_initial),
-)
+MIGRATIONS: tuple[tuple[str, Callable[[sqlite3.Connection], None]], ...] = (("m001_initial", _m001_initial),)
 
 
 @dataclass(frozen=True)
@@ -178,7 +176,9 @@ class SQLiteSessionStore:
 
     def has_session(self, session_id: str) -> bool:
         with self._lock:
-            return self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+            return (
+                self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+            )
 
     def list_sessions(self, limit: int = 50) -> list[SessionInfo]:
         with self._lock:

@@ -15,6 +15,7 @@ token. The same hook measures prompt and completion tokens for streams, where ll
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import importlib.util
@@ -167,6 +168,25 @@ def clear_model_cache() -> None:
     """Forget every loaded model (they are freed once no :class:`LocalModel` holds them)."""
     with _cache_lock:
         _cache.clear()
+
+
+def _close_loaded_models() -> None:
+    """Free the cached models while the interpreter is still whole.
+
+    Left to garbage collection at shutdown, llama.cpp's finalizers run after the modules they
+    call into are gone and print a ``TypeError`` traceback on every exit.
+    """
+    with _cache_lock:
+        for loaded in _cache.values():
+            if loaded.lock.acquire(timeout=2):  # a generation still running keeps its model
+                try:
+                    loaded.llama.close()
+                finally:
+                    loaded.lock.release()
+        _cache.clear()
+
+
+atexit.register(_close_loaded_models)
 
 
 class _TokenMeter:

@@ -1,6 +1,8 @@
 """Personas: the spec, loading with ``extends``, compiling to a system prompt."""
 
+from poise.persona.card import load_card, persona_from_card, persona_to_card, save_card
 from poise.persona.compile import CompiledPrompt, CompileTrace, compile_persona, family_for
+from poise.persona.lint import LintFinding, LintReport, lint_persona
 from poise.persona.load import (
     builtin_personas,
     load_persona,
@@ -8,8 +10,6 @@ from poise.persona.load import (
     persona_to_yaml,
     resolve_persona,
 )
-from poise.persona.card import load_card, persona_from_card, persona_to_card, save_card
-from poise.persona.lint import LintFinding, LintReport, lint_persona
 from poise.persona.spec import (
     CardExtras,
     Escalation,

@@ -61,14 +61,35 @@ DEFAULT_ROLE = "the character described below. Stay in character."
 POISE_SCHEMA = 1
 
 _TEXT_KEYS = (
-    "name", "description", "personality", "scenario", "first_mes", "mes_example", "creator_notes",
-    "system_prompt", "post_history_instructions", "creator", "character_version",
+    "name",
+    "description",
+    "personality",
+    "scenario",
+    "first_mes",
+    "mes_example",
+    "creator_notes",
+    "system_prompt",
+    "post_history_instructions",
+    "creator",
+    "character_version",
 )
 _LIST_KEYS = ("alternate_greetings", "tags")
 _DATA_KEYS = (  # the spec's order, which export follows
-    "name", "description", "personality", "scenario", "first_mes", "mes_example", "creator_notes",
-    "system_prompt", "post_history_instructions", "alternate_greetings", "character_book", "tags",
-    "creator", "character_version", "extensions",
+    "name",
+    "description",
+    "personality",
+    "scenario",
+    "first_mes",
+    "mes_example",
+    "creator_notes",
+    "system_prompt",
+    "post_history_instructions",
+    "alternate_greetings",
+    "character_book",
+    "tags",
+    "creator",
+    "character_version",
+    "extensions",
 )
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -185,7 +206,9 @@ _CODECS = (
     _Codec("character_version", ("version",), lambda raw, _: raw if raw.strip() else DEFAULT_VERSION, str),
 )
 _CARD_PATH = {c.path[0]: c.key for c in _CODECS if len(c.path) == 1} | {
-    "name": "name", "tags": "tags", "tone": "personality"
+    "name": "name",
+    "tags": "tags",
+    "tone": "personality",
 }
 
 
@@ -197,13 +220,16 @@ def _split_card(card: Any, path: Path | str | None) -> tuple[dict[str, Any], dic
     """Validate a card's shape; return its data, its other top-level keys and the data prefix."""
     if not isinstance(card, dict):
         raise PersonaError(
-            f"a character card must be a JSON object, got {_type_name(card)}", path=path,
+            f"a character card must be a JSON object, got {_type_name(card)}",
+            path=path,
             expected="a JSON object",
         )
     if "spec" in card or isinstance(card.get("data"), dict):
         if card.get("spec", SPEC) != SPEC:
             raise PersonaError(
-                f"unsupported card spec {card['spec']!r}", path=path, field="spec",
+                f"unsupported card spec {card['spec']!r}",
+                path=path,
+                field="spec",
                 expected=f"'{SPEC}', or a V1 card without 'spec'",
             )
         data, base = card.get("data"), "data."
@@ -228,8 +254,12 @@ def _check_types(data: dict[str, Any], base: str, path: Path | str | None) -> No
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         got = "missing" if name is None else f"got {name!r}"
-        raise PersonaError(f"a character card needs a name ({got})", path=path, field=base + "name",
-                           expected="a non-empty string")
+        raise PersonaError(
+            f"a character card needs a name ({got})",
+            path=path,
+            field=base + "name",
+            expected="a non-empty string",
+        )
     for key in _TEXT_KEYS:
         if data.get(key) is not None and not isinstance(data[key], str):
             raise fail(key, data[key], "a string")
@@ -252,11 +282,19 @@ def _check_types(data: dict[str, Any], base: str, path: Path | str | None) -> No
         raise fail("extensions.poise", poise, "a JSON object")
     unknown = sorted(set(poise) - {"schema", "persona"})
     if unknown:
-        raise PersonaError(f"unknown key {unknown[0]!r}", path=path, field=f"{base}extensions.poise",
-                           expected="only 'schema' and 'persona'")
+        raise PersonaError(
+            f"unknown key {unknown[0]!r}",
+            path=path,
+            field=f"{base}extensions.poise",
+            expected="only 'schema' and 'persona'",
+        )
     if poise.get("schema", POISE_SCHEMA) != POISE_SCHEMA:
-        raise PersonaError(f"unsupported schema {poise['schema']!r}", path=path,
-                           field=f"{base}extensions.poise.schema", expected=str(POISE_SCHEMA))
+        raise PersonaError(
+            f"unsupported schema {poise['schema']!r}",
+            path=path,
+            field=f"{base}extensions.poise.schema",
+            expected=str(POISE_SCHEMA),
+        )
     if not isinstance(poise.get("persona", {}), dict):
         raise fail("extensions.poise.persona", poise["persona"], "a JSON object")
 
@@ -423,8 +461,9 @@ def load_card(path: Path | str) -> Persona:
         try:
             card = json.loads(_png_card_text(p))
         except json.JSONDecodeError as exc:
-            raise PersonaError(f"malformed JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}",
-                               path=p) from None
+            raise PersonaError(
+                f"malformed JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}", path=p
+            ) from None
     else:
         card = load_json(p, PersonaError)
     return persona_from_card(card, p)

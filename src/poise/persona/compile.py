@@ -59,11 +59,31 @@ SECTION_TITLES: dict[str, str] = {
 _EXAMPLE_LIMIT: dict[Family, int] = {"markdown": 8, "xml": 8, "compact": 2}
 
 LANGUAGE_NAMES: dict[str, str] = {
-    "en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian",
-    "pt": "Portuguese", "nl": "Dutch", "pl": "Polish", "sv": "Swedish", "da": "Danish",
-    "no": "Norwegian", "fi": "Finnish", "ru": "Russian", "uk": "Ukrainian", "tr": "Turkish",
-    "ar": "Arabic", "he": "Hebrew", "hi": "Hindi", "ja": "Japanese", "zh": "Chinese",
-    "ko": "Korean", "el": "Greek", "cs": "Czech", "ro": "Romanian", "hu": "Hungarian",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "hi": "Hindi",
+    "ja": "Japanese",
+    "zh": "Chinese",
+    "ko": "Korean",
+    "el": "Greek",
+    "cs": "Czech",
+    "ro": "Romanian",
+    "hu": "Hungarian",
 }
 
 

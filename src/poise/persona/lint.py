@@ -60,8 +60,13 @@ class LintFinding:
     hint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"severity": self.severity, "code": self.code, "message": self.message,
-                "field": self.field, "hint": self.hint}
+        return {
+            "severity": self.severity,
+            "code": self.code,
+            "message": self.message,
+            "field": self.field,
+            "hint": self.hint,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,17 +125,51 @@ def estimate_tokens(text: str) -> int:
 
 # --- reading limits from rule text -------------------------------------------------------------
 
-_WORDNUM = {"a single": 1, "single": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
-            "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
+_WORDNUM = {
+    "a single": 1,
+    "single": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+}
 _N = r"(\d+|a single|single|one|two|three|four|five|six|seven|eight|nine|ten)"
 _AT_MOST = r"(?:at most|no more than|not more than|up to|a maximum of|maximum of|max(?:imum)?)"
 _LIST_NOUN = r"(?:bullet points|bullets|items|steps|tips|options|points|reasons|suggestions)"
 _CONDITIONAL = re.compile(r"\b(?:when|whenever|if|unless|except|while|in case)\b", re.IGNORECASE)
-_LANGS = {"english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
-          "portuguese": "pt", "dutch": "nl", "polish": "pl", "swedish": "sv", "danish": "da",
-          "norwegian": "no", "finnish": "fi", "russian": "ru", "ukrainian": "uk", "turkish": "tr",
-          "arabic": "ar", "hebrew": "he", "hindi": "hi", "japanese": "ja", "chinese": "zh",
-          "korean": "ko", "greek": "el", "czech": "cs", "romanian": "ro", "hungarian": "hu"}
+_LANGS = {
+    "english": "en",
+    "spanish": "es",
+    "french": "fr",
+    "german": "de",
+    "italian": "it",
+    "portuguese": "pt",
+    "dutch": "nl",
+    "polish": "pl",
+    "swedish": "sv",
+    "danish": "da",
+    "norwegian": "no",
+    "finnish": "fi",
+    "russian": "ru",
+    "ukrainian": "uk",
+    "turkish": "tr",
+    "arabic": "ar",
+    "hebrew": "he",
+    "hindi": "hi",
+    "japanese": "ja",
+    "chinese": "zh",
+    "korean": "ko",
+    "greek": "el",
+    "czech": "cs",
+    "romanian": "ro",
+    "hungarian": "hu",
+}
 
 
 def _num(word: str) -> int:
@@ -143,11 +182,13 @@ def _stated_limits(rule: Rule) -> dict[str, Any]:
     do = rule.kind == "do"
     for unit, kind in (("sentences?", "sentences"), ("words?", "words")):
         if do:
-            pats = [(rf"{_AT_MOST}\s+{_N}\s+{unit}\b", 0),
-                    (rf"(?:under|fewer than|less than)\s+{_N}\s+{unit}\b", -1),
-                    (rf"\b{_N}\s+{unit}\s+(?:or (?:fewer|less)|at most|max)", 0),
-                    (rf"\b(?:in|to|within|using)\s+(?:just\s+|only\s+)?(?:a\s+)?{_N}\s+{unit}\b", 0),
-                    (rf"\b{_N}-{unit[:-2]}\b", 0)]
+            pats = [
+                (rf"{_AT_MOST}\s+{_N}\s+{unit}\b", 0),
+                (rf"(?:under|fewer than|less than)\s+{_N}\s+{unit}\b", -1),
+                (rf"\b{_N}\s+{unit}\s+(?:or (?:fewer|less)|at most|max)", 0),
+                (rf"\b(?:in|to|within|using)\s+(?:just\s+|only\s+)?(?:a\s+)?{_N}\s+{unit}\b", 0),
+                (rf"\b{_N}-{unit[:-2]}\b", 0),
+            ]
             if m := re.search(rf"(?:at least|no fewer than|a minimum of|minimum of)\s+{_N}\s+{unit}\b", text):
                 out[f"min_{kind}"] = _num(m.group(1))
         else:
@@ -159,8 +200,9 @@ def _stated_limits(rule: Rule) -> dict[str, Any]:
     out.pop("min_words", None)  # RuleCheck has no min_words
     if do:
         lead = r"(?:at least|a list of|list of|give|provide|include|with)"
-        m = (re.search(rf"\b{_N}[- ](?:step|point|item|bullet)\b", text)
-             or re.search(rf"{lead}\s+{_N}\s+{_LIST_NOUN}", text))
+        m = re.search(rf"\b{_N}[- ](?:step|point|item|bullet)\b", text) or re.search(
+            rf"{lead}\s+{_N}\s+{_LIST_NOUN}", text
+        )
         if m:
             out["min_list_items"] = _num(m.group(1))
         langs = "|".join(_LANGS)
@@ -187,8 +229,11 @@ def _check_yaml(check: dict[str, Any]) -> str:
 # --- reading replies ---------------------------------------------------------------------------
 
 _EMOJI = re.compile("[\u2600-\u27bf\u2b50\u2b55\U0001f000-\U0001faff]")
-_APOLOGY = re.compile(r"sorry|apolog|excuse|pardon|regret|lo siento|disculp|perd[oó]n|d[ée]sol[ée]|"
-                      r"entschuldig|tut mir leid|mi dispiace|scusa|desculp", re.IGNORECASE)
+_APOLOGY = re.compile(
+    r"sorry|apolog|excuse|pardon|regret|lo siento|disculp|perd[oó]n|d[ée]sol[ée]|"
+    r"entschuldig|tut mir leid|mi dispiace|scusa|desculp",
+    re.IGNORECASE,
+)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
 
 
@@ -234,6 +279,7 @@ def _all_text(p: Persona) -> Iterator[tuple[str, str]]:
 
 # --- the checks --------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Limit:
     kind: str
@@ -248,8 +294,9 @@ class _Linter:
         self.found: list[LintFinding] = []
         self.limits: list[_Limit] = []
 
-    def add(self, severity: Severity, code: str, message: str, field: str | None = None,
-            hint: str | None = None) -> None:
+    def add(
+        self, severity: Severity, code: str, message: str, field: str | None = None, hint: str | None = None
+    ) -> None:
         self.found.append(LintFinding(severity, code, message, field, hint))
 
     def of(self, kind: str) -> list[_Limit]:
@@ -265,62 +312,104 @@ class _Linter:
             for kind, value in stated.items():
                 if kind in check:
                     if check[kind] != value and kind in (*_LIMITS, "reply_language"):
-                        self.add("warning", "P116", f"the text says {kind} {value} but the check says "
-                                 f"{check[kind]}", f"rules[{i}].check.{kind}")
+                        self.add(
+                            "warning",
+                            "P116",
+                            f"the text says {kind} {value} but the check says {check[kind]}",
+                            f"rules[{i}].check.{kind}",
+                        )
                     continue
                 if kind in (*_LIMITS, "reply_language"):
                     said = f"rules[{i}] (says {kind} {value})"
                     self.limits.append(_Limit(kind, value, f"rules[{i}]", said))
                 if check and kind in _LIMITS:
-                    self.add("warning", "P116", f"the text states {kind} {value} but the check does not "
-                             "enforce it", f"rules[{i}].check", _check_yaml({**check, kind: value}))
+                    self.add(
+                        "warning",
+                        "P116",
+                        f"the text states {kind} {value} but the check does not enforce it",
+                        f"rules[{i}].check",
+                        _check_yaml({**check, kind: value}),
+                    )
             if not check:
                 hint = _check_yaml(stated) if stated else None
-                self.add("info", "P201", "not machine-checkable: no rail can verify this rule",
-                         f"rules[{i}]", hint)
+                self.add(
+                    "info", "P201", "not machine-checkable: no rail can verify this rule", f"rules[{i}]", hint
+                )
 
     def contradictions(self) -> None:
         for lst in self.of("min_list_items"):
             for cap in self.of("max_sentences"):
                 if lst.value > cap.value:
-                    self.add("error", "P101", f"{lst.said} asks for a list of {lst.value} items, but "
-                             f"{cap.said} allows only {cap.value} sentence(s)", lst.field)
+                    self.add(
+                        "error",
+                        "P101",
+                        f"{lst.said} asks for a list of {lst.value} items, but "
+                        f"{cap.said} allows only {cap.value} sentence(s)",
+                        lst.field,
+                    )
         for lo in self.of("min_sentences"):
             for cap in self.of("max_sentences"):
                 if lo.value > cap.value:
-                    self.add("error", "P103", f"{lo.said} needs at least {lo.value} sentences, but "
-                             f"{cap.said} allows at most {cap.value}", lo.field)
+                    self.add(
+                        "error",
+                        "P103",
+                        f"{lo.said} needs at least {lo.value} sentences, but "
+                        f"{cap.said} allows at most {cap.value}",
+                        lo.field,
+                    )
         required = [lim.value for lim in self.of("required_phrases")]
         phrases = [t for group in required for t in group] + [s.value for s in self.of("required_signoff")]
         units = max([0] + [lim.value for lim in (*self.of("min_sentences"), *self.of("min_list_items"))])
         need = sum(_words(t) for t in phrases) + 3 * units
         for cap in self.of("max_words"):
             if need > cap.value:
-                self.add("error", "P102", f"{cap.said} allows {cap.value} words, but the required content "
-                         f"needs about {need} (phrases, sign-off, 3 words per sentence or list item)",
-                         cap.field)
+                self.add(
+                    "error",
+                    "P102",
+                    f"{cap.said} allows {cap.value} words, but the required content "
+                    f"needs about {need} (phrases, sign-off, 3 words per sentence or list item)",
+                    cap.field,
+                )
         langs = self.of("reply_language")
         fixed = [lang for lang in langs if lang.value != "match_user"]
         for lang in fixed:
             if lang.value not in self.p.tone.languages:
-                self.add("error", "P104", f"{lang.said} requires replies in {lang.value!r}, which is not "
-                         f"in tone.languages {self.p.tone.languages}", lang.field)
+                self.add(
+                    "error",
+                    "P104",
+                    f"{lang.said} requires replies in {lang.value!r}, which is not "
+                    f"in tone.languages {self.p.tone.languages}",
+                    lang.field,
+                )
         if len({lang.value for lang in fixed}) > 1:
-            self.add("error", "P105", "rules require different reply languages: "
-                     + ", ".join(lang.said for lang in fixed), fixed[-1].field)
+            self.add(
+                "error",
+                "P105",
+                "rules require different reply languages: " + ", ".join(lang.said for lang in fixed),
+                fixed[-1].field,
+            )
         self._tone_vs_limits()
 
     def _tone_vs_limits(self) -> None:
         verbosity = self.p.tone.verbosity
         tight = [c for c in self.of("max_sentences") if c.value <= 2] + [
-            c for c in self.of("max_words") if c.value <= 40]
+            c for c in self.of("max_words") if c.value <= 40
+        ]
         if verbosity == "detailed" and tight:
-            self.add("warning", "P115", f"tone.verbosity is 'detailed' but {tight[0].said} keeps replies "
-                     "very short", "tone.verbosity")
+            self.add(
+                "warning",
+                "P115",
+                f"tone.verbosity is 'detailed' but {tight[0].said} keeps replies very short",
+                "tone.verbosity",
+            )
         long_ = [c for c in (*self.of("min_sentences"), *self.of("min_list_items")) if c.value >= 5]
         if verbosity == "concise" and long_:
-            self.add("warning", "P115", f"tone.verbosity is 'concise' but {long_[0].said} asks for long "
-                     "replies", "tone.verbosity")
+            self.add(
+                "warning",
+                "P115",
+                f"tone.verbosity is 'concise' but {long_[0].said} asks for long replies",
+                "tone.verbosity",
+            )
 
     def content(self) -> None:
         banned = [(t, lim) for lim in self.of("banned_terms") for t in lim.value]
@@ -333,20 +422,33 @@ class _Linter:
             for req in self.of("required_phrases") + self.of("required_signoff"):
                 for phrase in req.value if isinstance(req.value, list) else [req.value]:
                     if _contains(phrase, term):
-                        self.add("error", "P107", f"required {phrase!r} contains banned term {term!r} "
-                                 f"({lim.field})", req.field)
+                        self.add(
+                            "error",
+                            "P107",
+                            f"required {phrase!r} contains banned term {term!r} ({lim.field})",
+                            req.field,
+                        )
         for where, text in _all_text(self.p):
             for secret in self.p.secrets:
                 if secret and secret.lower() in text.lower():
-                    self.add("error", "P117", "a secret (from secrets) appears here; the model could "
-                             "repeat it", where)
+                    self.add(
+                        "error",
+                        "P117",
+                        "a secret (from secrets) appears here; the model could repeat it",
+                        where,
+                    )
         no_emoji = [lim.field for lim in self.of("no_emoji")] + (
-            ["tone.emoji"] if self.p.tone.emoji == "never" else [])
+            ["tone.emoji"] if self.p.tone.emoji == "never" else []
+        )
         if no_emoji:
             for where, text in _replies(self.p):
                 if m := _EMOJI.search(text):
-                    self.add("error", "P110", f"contains emoji {m.group(0)!r}, but {no_emoji[0]} forbids "
-                             "emoji", where)
+                    self.add(
+                        "error",
+                        "P110",
+                        f"contains emoji {m.group(0)!r}, but {no_emoji[0]} forbids emoji",
+                        where,
+                    )
         self._examples()
 
     def _examples(self) -> None:
@@ -356,21 +458,36 @@ class _Linter:
             where, text = f"examples[{i}].assistant", ex.assistant
             for s in signoffs:
                 if s.value.lower() not in text.lower():
-                    self.add("error", "P108", f"does not contain the sign-off {s.value!r} that {s.said} "
-                             "requires", where)
+                    self.add(
+                        "error",
+                        "P108",
+                        f"does not contain the sign-off {s.value!r} that {s.said} requires",
+                        where,
+                    )
             first = (_sentences(text) or [""])[0]
             if any(a.value for a in apologize) and not _APOLOGY.search(first):
-                self.add("warning", "P109", f"does not open with an apology, but {apologize[0].said} "
-                         "requires one", where)
+                self.add(
+                    "warning",
+                    "P109",
+                    f"does not open with an apology, but {apologize[0].said} requires one",
+                    where,
+                )
             for lim in self.limits:
                 if not lim.field.endswith(".check." + lim.kind):
                     continue
-                n = {"max_sentences": len(_sentences(text)), "max_words": _words(text),
-                     "min_list_items": len(_LIST_ITEM.findall(text))}.get(lim.kind)
+                n = {
+                    "max_sentences": len(_sentences(text)),
+                    "max_words": _words(text),
+                    "min_list_items": len(_LIST_ITEM.findall(text)),
+                }.get(lim.kind)
                 too_long = lim.kind.startswith("max") and n is not None and n > lim.value
                 if too_long or (lim.kind == "min_list_items" and n is not None and n < lim.value):
-                    self.add("warning", "P111", f"has {n} {lim.kind.split('_', 1)[1].replace('_', ' ')} "
-                             f"but {lim.said}", where)
+                    self.add(
+                        "warning",
+                        "P111",
+                        f"has {n} {lim.kind.split('_', 1)[1].replace('_', ' ')} but {lim.said}",
+                        where,
+                    )
 
     def duplicates(self) -> None:
         cores = [_core(r) for r in self.p.rules]
@@ -379,21 +496,39 @@ class _Linter:
                 pol_i, core_i = cores[i]
                 if core_i == core_j:
                     if pol_i != pol_j:
-                        self.add("error", "P112", f"rules[{i}] and rules[{j}] say the same thing, one as "
-                                 "do and one as dont", f"rules[{j}]")
+                        self.add(
+                            "error",
+                            "P112",
+                            f"rules[{i}] and rules[{j}] say the same thing, one as do and one as dont",
+                            f"rules[{j}]",
+                        )
                     else:
                         self.add("warning", "P113", f"duplicates rules[{i}]", f"rules[{j}]")
                 elif pol_i != pol_j and _similar(core_i, core_j):
-                    self.add("warning", "P114", f"rules[{i}] and rules[{j}] are nearly the same, one as "
-                             "do and one as dont", f"rules[{j}]")
+                    self.add(
+                        "warning",
+                        "P114",
+                        f"rules[{i}] and rules[{j}] are nearly the same, one as do and one as dont",
+                        f"rules[{j}]",
+                    )
 
     def missing(self) -> None:
         if self.p.refusal is None or not self.p.refusal.style.strip():
-            self.add("warning", "P401", "no refusal style: the model will decline in its default voice",
-                     "refusal", "refusal: {style: ..., message: ...}")
+            self.add(
+                "warning",
+                "P401",
+                "no refusal style: the model will decline in its default voice",
+                "refusal",
+                "refusal: {style: ..., message: ...}",
+            )
         if self.p.escalation is None or not self.p.escalation.message.strip():
-            self.add("warning", "P402", "no escalation: the persona cannot hand over to a human",
-                     "escalation", "escalation: {when: [...], message: ...}")
+            self.add(
+                "warning",
+                "P402",
+                "no escalation: the persona cannot hand over to a human",
+                "escalation",
+                "escalation: {when: [...], message: ...}",
+            )
         if not self.p.examples:
             self.add("info", "P403", "no examples: a few good exchanges teach the voice best", "examples")
         if not self.p.greeting:
@@ -402,8 +537,27 @@ class _Linter:
 
 _NEGATION = re.compile(r"^(?:never|do not|don t|dont|avoid|refrain from)\s+")
 _FILLER = re.compile(r"^(?:always|please|you must|you should|make sure to|be sure to)\s+")
-_STOP = frozenset({"a", "an", "the", "to", "of", "and", "or", "in", "on", "for", "with", "your", "you",
-                   "it", "is", "be", "any"})
+_STOP = frozenset(
+    {
+        "a",
+        "an",
+        "the",
+        "to",
+        "of",
+        "and",
+        "or",
+        "in",
+        "on",
+        "for",
+        "with",
+        "your",
+        "you",
+        "it",
+        "is",
+        "be",
+        "any",
+    }
+)
 
 
 def _core(rule: Rule) -> tuple[str, str]:
@@ -412,7 +566,7 @@ def _core(rule: Rule) -> tuple[str, str]:
     polarity = rule.kind
     text = _FILLER.sub("", text)
     if m := _NEGATION.match(text):
-        polarity, text = ("dont" if polarity == "do" else "do"), _FILLER.sub("", text[m.end():])
+        polarity, text = ("dont" if polarity == "do" else "do"), _FILLER.sub("", text[m.end() :])
     return polarity, text
 
 
@@ -450,8 +604,13 @@ def lint_persona(
     else:
         tokens = (count_tokens or estimate_tokens)(text)
         if tokens > token_budget:
-            linter.add("warning", "P301", f"the compiled prompt is about {tokens} tokens, over the budget "
-                       f"of {token_budget}", None, "shorten identity, knowledge or examples")
+            linter.add(
+                "warning",
+                "P301",
+                f"the compiled prompt is about {tokens} tokens, over the budget of {token_budget}",
+                None,
+                "shorten identity, knowledge or examples",
+            )
     linter.missing()
     # Checkability notes after the problems, so errors read first.
     order = {"error": 0, "warning": 1, "info": 2}

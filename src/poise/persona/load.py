@@ -80,7 +80,7 @@ def _resolve(path: Path, seen: tuple[Path, ...]) -> dict[str, Any]:
         return data
     if not isinstance(parent_ref, str):
         raise PersonaError("must be a file path", path=path, field="extends", expected="a string")
-    parent_path = (path.parent / parent_ref)
+    parent_path = path.parent / parent_ref
     if not parent_path.exists():
         raise PersonaError(
             f"extends {parent_ref!r}, which does not exist ({parent_path})", path=path, field="extends"

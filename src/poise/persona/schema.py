@@ -11,7 +11,6 @@ from typing import Any
 from poise.persona.spec import Persona
 
 
-
 def persona_json_schema() -> dict[str, Any]:
     """The JSON Schema of a persona file (``extends`` included)."""
     schema = Persona.model_json_schema()
@@ -20,7 +19,9 @@ def persona_json_schema() -> dict[str, Any]:
     schema["properties"] = {
         "extends": {
             "type": "string",
-            "description": "Path of a parent persona file, relative to this file. See docs/design/persona-extends.md.",
+            "description": (
+                "Path of a parent persona file, relative to this file. See docs/design/persona-extends.md."
+            ),
         },
         **schema["properties"],
     }

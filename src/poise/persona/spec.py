@@ -54,9 +54,7 @@ class RuleCheck(_Strict):
     )
 
     def is_empty(self) -> bool:
-        return not any(
-            v not in (None, [], False) for v in self.model_dump().values()
-        )
+        return not any(v not in (None, [], False) for v in self.model_dump().values())
 
 
 class Rule(_Strict):
@@ -174,9 +172,7 @@ class Persona(_Strict):
     reminder: str | None = Field(
         default=None, description="Short post-history reminder re-injected every few turns."
     )
-    secrets: list[str] = Field(
-        default_factory=list, description="Strings that must never appear in a reply."
-    )
+    secrets: list[str] = Field(default_factory=list, description="Strings that must never appear in a reply.")
     scenario: str | None = Field(default=None, description="The situation the conversation is in.")
     tags: list[str] = Field(default_factory=list)
     metadata: dict[str, str] = Field(default_factory=dict)
