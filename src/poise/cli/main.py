@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from poise.cli import chat, models, persona
+from poise.cli import audit, chat, models, persona
 from poise.errors import ModelError, PoiseError
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ app = typer.Typer(
 app.command("chat")(chat.chat)
 app.command("models")(models.models)
 app.add_typer(persona.app, name="persona")
+app.add_typer(audit.app, name="audit")
 
 err_console = Console(stderr=True)
 
