@@ -13,6 +13,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 
 from poise.assistant import create_engine
+from poise.cli.options import user_profile
 from poise.context.engine import ConversationEngine, TurnResult
 from poise.context.store import default_db_path
 from poise.errors import PoiseError
@@ -154,14 +155,7 @@ def chat(
     base_url: Annotated[str | None, typer.Option(help="Base URL for openai/anthropic backends.")] = None,
 ) -> None:
     """Chat with a persona (offline on the embedded model by default)."""
-    from pydantic import ValidationError
-
-    from poise.config import validation_to_config_error
-
-    try:
-        user = UserProfile(expertise=expertise, locale=locale)
-    except ValidationError as exc:
-        raise validation_to_config_error(exc, None) from None
+    user = user_profile(expertise, locale)
     options: dict[str, Any] = {"base_url": base_url} if base_url else {}
     engine = create_engine(
         persona,

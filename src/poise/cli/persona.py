@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from poise.instructions.types import RequestContext, UserProfile
+from poise.cli.options import user_profile
+from poise.instructions.types import RequestContext
 from poise.models.types import ChatMessage
 from poise.persona.compile import FAMILIES, compile_persona
 from poise.persona.load import builtin_personas, persona_to_yaml, resolve_persona
@@ -87,7 +88,7 @@ def compile_cmd(
     if message is not None:
         engine = load_instructions(rules)
         assert engine is not None
-        user = UserProfile.model_validate({"expertise": expertise, "locale": locale})
+        user = user_profile(expertise, locale)
         result = engine(RequestContext(messages=(ChatMessage("user", message),), user=user))
     compiled = compile_persona(p, result, family=family)  # type: ignore[arg-type]
     if as_json:
