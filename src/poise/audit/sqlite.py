@@ -21,9 +21,8 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -32,6 +31,7 @@ from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
 from poise.audit.scrub import scrub_record
 from poise.audit.store import ExportFormat
 from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
+from poise.dbutil import apply_migrations, transaction
 from poise.errors import AuditError
 
 __all__ = ["TRIGGERS", "SQLiteAuditStore", "default_audit_path"]
@@ -113,24 +113,10 @@ class SQLiteAuditStore:
         return db
 
     def _migrate(self) -> None:
-        with self._tx() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-            done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-            for name, fn in MIGRATIONS:
-                if name not in done:
-                    fn(db)
-                    db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+        apply_migrations(self._db, self._lock, MIGRATIONS)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     @contextmanager
     def _reader(self) -> Iterator[sqlite3.Connection]:

@@ -14,12 +14,13 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from poise.dbutil import apply_migrations, transaction
 from poise.errors import SessionError
 
 MessageStatus = Literal["pending", "ok", "failed", "partial"]
@@ -122,24 +123,10 @@ class SQLiteSessionStore:
             raise SessionError(f"cannot open session store {self.path}: {exc}") from None
 
     def _migrate(self) -> None:
-        with self._tx() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
-            done = {row[0] for row in db.execute("SELECT name FROM _migrations")}
-            for name, fn in MIGRATIONS:
-                if name not in done:
-                    fn(db)
-                    db.execute("INSERT INTO _migrations VALUES (?, ?)", (name, time.time()))
+        apply_migrations(self._db, self._lock, MIGRATIONS)
 
-    @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        return transaction(self._db, self._lock)
 
     def close(self) -> None:
         with self._lock:

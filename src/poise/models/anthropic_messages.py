@@ -22,8 +22,15 @@ import httpx
 
 from poise.errors import ModelAuthError, ModelError, ModelRateLimitError, ModelRequestError, ModelServerError
 from poise.models.credentials import ANTHROPIC_DEFAULT_BASE_URL, resolve_anthropic_credentials
-from poise.models.estimate import estimate_tokens
-from poise.models.http import ErrorContext, HttpSettings, ModelHttpClient, RetryPolicy, Sleep, redact
+from poise.models.http import (
+    ErrorContext,
+    HttpChatModel,
+    HttpSettings,
+    ModelHttpClient,
+    RetryPolicy,
+    Sleep,
+    redact,
+)
 from poise.models.types import ChatChunk, ChatMessage, ChatResponse, FinishReason, GenerationParams, Usage
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -138,7 +145,7 @@ def parse_usage(data: object, previous: Usage | None = None) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion)
 
 
-class AnthropicModel:
+class AnthropicModel(HttpChatModel):
     """A Claude model through the Messages API.
 
     Args:
@@ -205,28 +212,6 @@ class AnthropicModel:
         """Build one with the key and URL from ``ANTHROPIC_API_KEY`` / ``ANTHROPIC_BASE_URL`` unless given."""
         creds = resolve_anthropic_credentials(options.pop("api_key", None), options.pop("base_url", None))
         return cls(model, api_key=creds.api_key, base_url=creds.base_url, **options)
-
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to (``/v1`` included)."""
-        return self._http.base_url
-
-    def __repr__(self) -> str:
-        return f"AnthropicModel(model_id={self.model_id!r}, base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> AnthropicModel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._http.aclose()
-
-    def count_tokens(self, text: str) -> int:
-        """Estimate tokens (about four characters each): Claude's tokenizer is not local."""
-        return estimate_tokens(text)
 
     async def generate(
         self, messages: Sequence[ChatMessage], params: GenerationParams | None = None

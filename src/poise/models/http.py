@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
@@ -31,6 +31,7 @@ from poise.errors import (
     ModelTimeoutError,
     ModelUnreachableError,
 )
+from poise.models.estimate import estimate_tokens
 from poise.models.sse import SSEEvent, aparse_sse
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -331,3 +332,35 @@ class ModelHttpClient:
             return ""
         finally:
             await response.aclose()
+
+
+class HttpChatModel:
+    """What every HTTP backend shares: its client, base URL, repr, closing, token estimate.
+
+    Subclasses set ``model_id`` and ``_http`` in ``__init__``.
+    """
+
+    model_id: str
+    _http: ModelHttpClient
+
+    @property
+    def base_url(self) -> str:
+        """The API root requests go to."""
+        return self._http.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(model_id={self.model_id!r}, base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool."""
+        await self._http.aclose()
+
+    def count_tokens(self, text: str) -> int:
+        """Estimate tokens (about four characters each): the server's tokenizer is not local."""
+        return estimate_tokens(text)

@@ -20,7 +20,15 @@ import httpx
 from poise.errors import ModelAuthError, ModelServerError
 from poise.models.credentials import OPENAI_DEFAULT_BASE_URL, resolve_openai_credentials
 from poise.models.estimate import estimate_prompt_tokens, estimate_tokens
-from poise.models.http import ErrorContext, HttpSettings, ModelHttpClient, RetryPolicy, Sleep, redact
+from poise.models.http import (
+    ErrorContext,
+    HttpChatModel,
+    HttpSettings,
+    ModelHttpClient,
+    RetryPolicy,
+    Sleep,
+    redact,
+)
 from poise.models.types import (
     ChatChunk,
     ChatMessage,
@@ -83,7 +91,7 @@ def parse_usage(data: object) -> Usage | None:
     return Usage(prompt_tokens=prompt, completion_tokens=completion)
 
 
-class OpenAICompatibleModel:
+class OpenAICompatibleModel(HttpChatModel):
     """A model served through an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
@@ -154,28 +162,6 @@ class OpenAICompatibleModel:
         """Build one with the key and URL from ``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` unless given."""
         creds = resolve_openai_credentials(options.pop("api_key", None), options.pop("base_url", None))
         return cls(model, base_url=creds.base_url, api_key=creds.api_key, **options)
-
-    @property
-    def base_url(self) -> str:
-        """The API root requests go to."""
-        return self._http.base_url
-
-    def __repr__(self) -> str:
-        return f"OpenAICompatibleModel(model_id={self.model_id!r}, base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> OpenAICompatibleModel:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP connection pool."""
-        await self._http.aclose()
-
-    def count_tokens(self, text: str) -> int:
-        """Estimate tokens (about four characters each): the server's tokenizer is not local."""
-        return estimate_tokens(text)
 
     def _payload(
         self, messages: Sequence[ChatMessage], params: GenerationParams, stream: bool
