@@ -10,16 +10,36 @@ The CLI goes through the same function, so ``poise chat`` and the Python API beh
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from poise.context.drift import DriftMonitor
 from poise.context.engine import ConversationEngine, Instructions
+from poise.context.guarding import GuardSettings
 from poise.context.store import SQLiteSessionStore
 from poise.models.registry import resolve_model
 from poise.models.types import ChatModel, GenerationParams
 from poise.persona.compile import Family
 from poise.persona.load import resolve_persona
 from poise.persona.spec import Persona
+
+if TYPE_CHECKING:
+    from poise.guard.pipeline import GuardPipeline
+    from poise.guard.rails import Tier
+
+
+def load_guard(
+    guard: GuardPipeline | str | Path | None, *, tier: Tier = "anonymous", tenant: str | None = None
+) -> GuardSettings | None:
+    """``"default"`` → the shipped policy; a path → that policy file; a pipeline as is; ``None`` → off."""
+    if guard is None:
+        return None
+    from poise.guard.pipeline import GuardPipeline, load_pipeline
+
+    if isinstance(guard, GuardPipeline):
+        pipeline = guard
+    else:
+        pipeline = load_pipeline(None if str(guard) == "default" else guard)
+    return GuardSettings(pipeline, tier=tier, tenant=tenant)
 
 
 def load_instructions(rules: str | Path | None) -> Instructions | None:
@@ -43,6 +63,9 @@ def create_engine(
     params: GenerationParams | None = None,
     reminder_every: int = 6,
     drift: DriftMonitor | None = None,
+    guard: GuardPipeline | str | Path | None = "default",
+    tier: Tier = "anonymous",
+    tenant: str | None = None,
     **model_options: Any,
 ) -> ConversationEngine:
     """Create a :class:`ConversationEngine`.
@@ -58,6 +81,10 @@ def create_engine(
         params: generation parameters.
         reminder_every: re-inject the persona reminder every N user turns (0: never).
         drift: a drift monitor plugged into the engine.
+        guard: ``"default"`` (the shipped guard policy), a policy file, a :class:`GuardPipeline`,
+            or ``None`` to run without rails. Blocks become the persona's refusal with
+            ``finish_reason="content_filter"``; the verdicts are on ``TurnResult.trace.guard``.
+        tier, tenant: who is calling (select the policy's thresholds and overrides).
         **model_options: passed to the backend (``base_url``, ``api_key``, ``timeout``...).
     """
     p = persona if isinstance(persona, Persona) else resolve_persona(persona)
@@ -72,4 +99,5 @@ def create_engine(
         params=params,
         reminder_every=reminder_every,
         drift=drift,
+        guard=load_guard(guard, tier=tier, tenant=tenant),
     )

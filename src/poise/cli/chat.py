@@ -13,7 +13,7 @@ from rich.markdown import Markdown
 from rich.panel import Panel
 
 from poise.assistant import create_engine
-from poise.cli.options import user_profile
+from poise.cli.options import trust_tier, user_profile
 from poise.context.engine import ConversationEngine, TurnResult
 from poise.context.store import default_db_path
 from poise.errors import PoiseError
@@ -38,6 +38,12 @@ def _render_rules(result: TurnResult) -> None:
         f"context: {w.prompt_tokens}/{w.budget} tokens, history {w.history_included}/{w.history_total}"
         f"{', summary used' if w.used_summary else ''}{', reminder injected' if w.reminder_injected else ''}"
     )
+    if result.trace.guard is not None:
+        for stage, verdict in (("input", result.trace.guard.input), ("output", result.trace.guard.output)):
+            if verdict is not None:
+                why = "; ".join(f"{r.rail}:{r.category or r.code} {r.score:.2f}" for r in verdict.reasons)
+                detail = f" — {why}" if why else ""
+                lines.append(f"guard {stage}: {verdict.action} ({verdict.latency_ms:.1f} ms){detail}")
     console.print(Panel("\n".join(lines), title="instructions", border_style="dim"), highlight=False)
 
 
@@ -153,6 +159,15 @@ def chat(
         bool, typer.Option("--stream/--no-stream", help="Stream replies as they are generated.")
     ] = True,
     base_url: Annotated[str | None, typer.Option(help="Base URL for openai/anthropic backends.")] = None,
+    guard: Annotated[
+        bool, typer.Option("--guard/--no-guard", help="Run the input and output rails (default: on).")
+    ] = True,
+    policy: Annotated[
+        Path | None, typer.Option("--policy", help="Guard policy file (default: the shipped policy).")
+    ] = None,
+    tier: Annotated[
+        str, typer.Option(help="Caller trust tier: anonymous | customer | trusted | internal.")
+    ] = "anonymous",
 ) -> None:
     """Chat with a persona (offline on the embedded model by default)."""
     user = user_profile(expertise, locale)
@@ -163,6 +178,8 @@ def chat(
         db=db or default_db_path(),
         rules=None if no_rules else rules,
         params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
+        guard=(policy or "default") if guard else None,
+        tier=trust_tier(tier),
         **options,
     )
     session_id = session or engine.start_session()

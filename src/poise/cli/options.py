@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
 from pydantic import ValidationError
 
 from poise.config import validation_to_config_error
+from poise.errors import ConfigError
+from poise.guard.rails import Tier
 from poise.instructions.types import UserProfile
 
 
@@ -14,3 +18,12 @@ def user_profile(expertise: str | None, locale: str | None) -> UserProfile:
         return UserProfile.model_validate({"expertise": expertise, "locale": locale})
     except ValidationError as exc:
         raise validation_to_config_error(exc, None) from None
+
+
+def trust_tier(value: str) -> Tier:
+    """Check ``--tier`` against the policy's trust tiers."""
+    tiers: tuple[Tier, ...] = get_args(Tier)
+    for tier in tiers:
+        if value == tier:
+            return tier
+    raise ConfigError(f"unknown trust tier {value!r}", field="--tier", expected=" | ".join(tiers))

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from poise.context.drift import DriftMonitor, DriftSignal, NoDriftMonitor, TurnObservation
+from poise.context.guarding import GuardSettings, GuardTrace
 from poise.context.store import SQLiteSessionStore, StoredMessage
 from poise.context.summarize import summarize_history
 from poise.context.window import ContextWindow, WindowPlan
 from poise.errors import ModelError, SessionError
+from poise.guard.pipeline import GuardVerdict
+from poise.guard.rails import GuardContext
+from poise.guard.streaming import StreamGuard
 from poise.instructions.types import InstructionResult, RequestContext, UserProfile
 from poise.models.types import ChatChunk, ChatMessage, ChatModel, GenerationParams, Usage
 from poise.persona.compile import CompiledPrompt, Family, compile_persona, family_for
@@ -41,6 +45,7 @@ class TurnTrace:
     window: WindowPlan
     summary_error: str | None = None
     drift: DriftSignal | None = None
+    guard: GuardTrace | None = None
 
     def to_dict(self) -> dict[str, Any]:
         s = self.instructions.signals
@@ -71,6 +76,7 @@ class TurnTrace:
                 "reinforce": self.drift.reinforce,
                 "reasons": list(self.drift.reasons),
             },
+            "guard": None if self.guard is None else self.guard.to_dict(),
         }
 
 
@@ -111,7 +117,8 @@ class _Prepared:
     window: WindowPlan
     text: str
     summary_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    guard_ctx: GuardContext | None = None
+    input_verdict: GuardVerdict | None = None
 
 
 def reminder_text(persona: Persona) -> str:
@@ -134,8 +141,10 @@ class ConversationEngine:
         reminder_every: int = 6,
         summarize: bool = True,
         drift: DriftMonitor | None = None,
+        guard: GuardSettings | None = None,
     ) -> None:
         self.persona = persona
+        self.guard = guard
         self.model = model
         self.store = store or SQLiteSessionStore(":memory:")
         self.instructions = instructions
@@ -182,7 +191,8 @@ class ConversationEngine:
         )
         turn = context.turn
         instructions = self._instructions_for(context)
-        prompt = compile_persona(self.persona, instructions, family=self.family)
+        canary = self.guard.canary(session_id) if self.guard else None
+        prompt = compile_persona(self.persona, instructions, family=self.family, canary=canary)
         wants_reminder = (
             remind
             or session_id in self._reinforce
@@ -211,24 +221,51 @@ class ConversationEngine:
                 plan = self.window.plan(prompt.text, history, text, summary=summary, reminder=reminder)
         user_seq = self.store.append(session_id, "user", text, status="pending")
         self._reinforce.discard(session_id)
+        guard_ctx = None
+        if self.guard is not None:
+            guard_ctx = self.guard.context(
+                self.persona, user_text=text, system_prompt=prompt.text, canary=canary
+            )
         return _Prepared(
-            session_id, turn, user_seq, plan.messages, prompt, instructions, plan, text, summary_error
+            session_id,
+            turn,
+            user_seq,
+            plan.messages,
+            prompt,
+            instructions,
+            plan,
+            text,
+            summary_error,
+            guard_ctx,
         )
 
-    def _finish(self, prep: _Prepared, reply: str, usage: Usage, finish_reason: str) -> TurnResult:
-        self.store.append(
-            prep.session_id,
-            "assistant",
-            reply,
-            meta={"finish_reason": finish_reason, "prompt_sha256": prep.prompt.trace.prompt_sha256},
-        )
+    def _finish(
+        self,
+        prep: _Prepared,
+        reply: str,
+        usage: Usage,
+        finish_reason: str,
+        output_verdict: GuardVerdict | None = None,
+    ) -> TurnResult:
+        meta: dict[str, Any] = {
+            "finish_reason": finish_reason,
+            "prompt_sha256": prep.prompt.trace.prompt_sha256,
+        }
+        guard = None
+        if self.guard is not None:
+            guard = GuardTrace(prep.input_verdict, output_verdict)
+            meta["guard"] = {
+                "input": prep.input_verdict.action if prep.input_verdict else None,
+                "output": output_verdict.action if output_verdict else None,
+            }
+        self.store.append(prep.session_id, "assistant", reply, meta=meta)
         self.store.set_status(prep.session_id, prep.user_seq, "ok")
         signal = self.drift.observe(
             TurnObservation(prep.session_id, prep.turn, prep.text, reply, self.persona)
         )
         if signal is not None and signal.reinforce:
             self._reinforce.add(prep.session_id)
-        trace = TurnTrace(prep.prompt, prep.instructions, prep.window, prep.summary_error, signal)
+        trace = TurnTrace(prep.prompt, prep.instructions, prep.window, prep.summary_error, signal, guard)
         return TurnResult(prep.session_id, prep.turn, reply, usage, finish_reason, trace)
 
     async def send(
@@ -248,13 +285,43 @@ class ConversationEngine:
         """
         if not text.strip():
             raise SessionError("empty message: type something to send", session_id=session_id)
-        prep = await self._prepare(text, session_id, user, now, remind)
+        prep = await self._guarded_prepare(text, session_id, user, now, remind)
+        if prep.input_verdict is not None and prep.input_verdict.blocked:
+            return self._finish(prep, self._refusal(prep.input_verdict, prep), Usage(), "content_filter")
         try:
             response = await self.model.generate(prep.messages, self.params)
         except BaseException:
             self.store.set_status(prep.session_id, prep.user_seq, "failed")
             raise
-        return self._finish(prep, response.text, response.usage, response.finish_reason)
+        reply, finish, verdict = response.text, response.finish_reason, None
+        if self.guard is not None and prep.guard_ctx is not None:
+            verdict = await self.guard.pipeline.check_output(reply, prep.guard_ctx)
+            if verdict.blocked:
+                reply, finish = self._refusal(verdict, prep), "content_filter"
+            elif verdict.text is not None:
+                reply = verdict.text
+        return self._finish(prep, reply, response.usage, finish, verdict)
+
+    async def _guarded_prepare(
+        self, text: str, session_id: str | None, user: UserProfile | None, now: datetime | None, remind: bool
+    ) -> _Prepared:
+        """Input rails first: a redacted message is what the model and the session store see."""
+        verdict = None
+        if self.guard is not None:
+            ctx = self.guard.context(self.persona, user_text=text)
+            verdict = await self.guard.pipeline.check_input(text, ctx)
+            if verdict.action == "redact" and verdict.text is not None:
+                text = verdict.text
+        prep = await self._prepare(text, session_id, user, now, remind)
+        prep.input_verdict = verdict
+        return prep
+
+    def _refusal(self, verdict: GuardVerdict, prep: _Prepared) -> str:
+        assert self.guard is not None
+        if verdict.message:
+            return verdict.message
+        ctx = prep.guard_ctx or self.guard.context(self.persona, user_text=prep.text)
+        return self.guard.pipeline.refusal_message(ctx, escalate=verdict.action == "escalate")
 
     async def stream(
         self,
@@ -268,19 +335,48 @@ class ConversationEngine:
         """Like :meth:`send`, yielding :class:`ChatChunk` deltas and finally the :class:`TurnResult`."""
         if not text.strip():
             raise SessionError("empty message: type something to send", session_id=session_id)
-        prep = await self._prepare(text, session_id, user, now, remind)
-        parts: list[str] = []
+        prep = await self._guarded_prepare(text, session_id, user, now, remind)
+        if prep.input_verdict is not None and prep.input_verdict.blocked:
+            refusal = self._refusal(prep.input_verdict, prep)
+            yield ChatChunk(delta=refusal, finish_reason="content_filter")
+            yield self._finish(prep, refusal, Usage(), "content_filter")
+            return
+        watch = (
+            StreamGuard(self.guard.pipeline, prep.guard_ctx)
+            if self.guard is not None and prep.guard_ctx is not None
+            else None
+        )
+        parts: list[str] = []  # what the user was shown
         usage = Usage()
         finish = "stop"
+        verdict: GuardVerdict | None = None
         try:
             async for chunk in self.model.stream(prep.messages, self.params):
-                if chunk.delta:
-                    parts.append(chunk.delta)
                 if chunk.usage is not None:
                     usage = chunk.usage
                 if chunk.finish_reason is not None:
                     finish = chunk.finish_reason
-                yield chunk
+                if watch is None:
+                    if chunk.delta:
+                        parts.append(chunk.delta)
+                    yield chunk
+                    continue
+                for event in await watch.feed(chunk.delta):
+                    verdict = event.verdict or verdict
+                    if event.text:
+                        parts.append(event.text)
+                        yield ChatChunk(delta=event.text)
+                if watch.stopped:  # a streaming rail blocked: the refusal was the last text
+                    finish = "content_filter"
+                    break
+            if watch is not None and not watch.stopped:
+                for event in await watch.close():
+                    if event.text:
+                        parts.append(event.text)
+                        yield ChatChunk(delta=event.text)
+                    verdict = event.verdict or verdict
+                    if event.finish_reason == "content_filter":
+                        finish = "content_filter"
         except BaseException as exc:
             self.store.set_status(prep.session_id, prep.user_seq, "failed")
             if parts:
@@ -295,7 +391,7 @@ class ConversationEngine:
                     },
                 )
             raise
-        yield self._finish(prep, "".join(parts), usage, finish)
+        yield self._finish(prep, "".join(parts), usage, finish, verdict)
 
     async def retry(self, session_id: str) -> TurnResult:
         """Re-send the last user message of ``session_id`` if its model call failed."""

@@ -1,0 +1,90 @@
+"""The guard inside a conversation turn: what the engine needs from ``poise.guard``.
+
+The engine runs the pipeline's input rails on the user's message before anything else (a block
+means the model is never called), compiles the persona prompt with a per-session canary, and runs
+the output rails on the reply — on the whole reply for :meth:`~ConversationEngine.send`, on a
+hold-back window of the stream for :meth:`~ConversationEngine.stream`. What the guard decided
+rides on the turn's trace (:class:`GuardTrace`); nothing is raised for a block.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from poise.guard.pipeline import GuardPipeline, GuardVerdict
+from poise.guard.rails import GuardContext, Tier
+from poise.guard.types import DetectionContext
+from poise.persona.spec import Persona
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """How a :class:`~poise.context.engine.ConversationEngine` guards its turns.
+
+    Attributes:
+        pipeline: the rails and policy.
+        tier: how much the caller is trusted (selects the policy's thresholds).
+        tenant: whose policy overrides apply.
+        canary_key: secret for per-session canaries; random per engine unless given (a canary only
+            has to be stable within a session while this process serves it).
+    """
+
+    pipeline: GuardPipeline
+    tier: Tier = "anonymous"
+    tenant: str | None = None
+    canary_key: bytes = field(default_factory=lambda: secrets.token_bytes(16), repr=False)
+
+    def canary(self, session_id: str) -> str:
+        """The session's canary: an opaque token only the system prompt contains."""
+        digest = hmac.new(self.canary_key, session_id.encode(), hashlib.sha256).hexdigest()
+        return f"pz-{digest[:20]}"
+
+    def context(
+        self, persona: Persona, *, user_text: str, system_prompt: str | None = None, canary: str | None = None
+    ) -> GuardContext:
+        detection = DetectionContext(
+            system_prompt=system_prompt, secrets=tuple(persona.secrets), canary=canary
+        )
+        return GuardContext(
+            detection=detection, tier=self.tier, tenant=self.tenant, persona=persona, user_text=user_text
+        )
+
+
+@dataclass(frozen=True)
+class GuardTrace:
+    """What the guard decided on this turn's input and output (``None``: that stage did not run)."""
+
+    input: GuardVerdict | None = None
+    output: GuardVerdict | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"input": verdict_to_dict(self.input), "output": verdict_to_dict(self.output)}
+
+
+def verdict_to_dict(verdict: GuardVerdict | None) -> dict[str, Any] | None:
+    """A JSON-ready summary: action, latency, each reason (rule, rail, category, score), rail errors.
+
+    Spans are given as offsets only, never the text they cover.
+    """
+    if verdict is None:
+        return None
+    return {
+        "action": verdict.action,
+        "latency_ms": round(verdict.latency_ms, 3),
+        "reasons": [
+            {
+                "code": r.code,
+                "action": r.action,
+                "rail": r.rail,
+                "category": r.category,
+                "score": round(r.score, 4),
+                "spans": [[s.start, s.end, s.label] for s in r.spans],
+            }
+            for r in verdict.reasons
+        ],
+        "errors": [{"rail": r.rail, "error": r.error.type if r.error else None} for r in verdict.errors],
+    }
