@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from poise.context.drift import DriftMonitor, DriftSignal, NoDriftMonitor, TurnObservation
-from poise.context.guarding import GuardSettings, GuardTrace
+from poise.context.guarding import GuardSettings, GuardTrace, Placeholders
 from poise.context.store import SQLiteSessionStore, StoredMessage
 from poise.context.summarize import summarize_history
 from poise.context.window import ContextWindow, WindowPlan
@@ -155,6 +155,7 @@ class ConversationEngine:
         self.drift = drift or NoDriftMonitor()
         self.window = ContextWindow(model.count_tokens, model.context_window, self.params.max_tokens)
         self._reinforce: set[str] = set()
+        self._placeholders: dict[str, Placeholders] = {}  # reversible input redaction, memory only
 
     # sessions ---------------------------------------------------------------------------
     def start_session(self, session_id: str | None = None, metadata: dict[str, Any] | None = None) -> str:
@@ -295,6 +296,7 @@ class ConversationEngine:
             raise
         reply, finish, verdict = response.text, response.finish_reason, None
         if self.guard is not None and prep.guard_ctx is not None:
+            reply = self._placeholders_for(prep.session_id).restore(reply)
             verdict = await self.guard.pipeline.check_output(reply, prep.guard_ctx)
             if verdict.blocked:
                 reply, finish = self._refusal(verdict, prep), "content_filter"
@@ -308,13 +310,24 @@ class ConversationEngine:
         """Input rails first: a redacted message is what the model and the session store see."""
         verdict = None
         if self.guard is not None:
+            if session_id is None:
+                session_id = self.start_session()  # placeholders are per session
             ctx = self.guard.context(self.persona, user_text=text)
             verdict = await self.guard.pipeline.check_input(text, ctx)
             if verdict.action == "redact" and verdict.text is not None:
-                text = verdict.text
+                if self.guard.restore_redacted:
+                    text = self._placeholders_for(session_id).redact(text, verdict)
+                else:
+                    text = verdict.text
         prep = await self._prepare(text, session_id, user, now, remind)
         prep.input_verdict = verdict
         return prep
+
+    def _placeholders_for(self, session_id: str) -> Placeholders:
+        found = self._placeholders.get(session_id)
+        if found is None:
+            found = self._placeholders[session_id] = Placeholders()
+        return found
 
     def _refusal(self, verdict: GuardVerdict, prep: _Prepared) -> str:
         assert self.guard is not None
@@ -346,6 +359,7 @@ class ConversationEngine:
             if self.guard is not None and prep.guard_ctx is not None
             else None
         )
+        restorer = self._placeholders_for(prep.session_id).stream() if watch is not None else None
         parts: list[str] = []  # what the user was shown
         usage = Usage()
         finish = "stop"
@@ -361,7 +375,8 @@ class ConversationEngine:
                         parts.append(chunk.delta)
                     yield chunk
                     continue
-                for event in await watch.feed(chunk.delta):
+                assert restorer is not None
+                for event in await watch.feed(restorer.feed(chunk.delta)):
                     verdict = event.verdict or verdict
                     if event.text:
                         parts.append(event.text)
@@ -370,7 +385,9 @@ class ConversationEngine:
                     finish = "content_filter"
                     break
             if watch is not None and not watch.stopped:
-                for event in await watch.close():
+                assert restorer is not None
+                events = await watch.feed(restorer.flush())
+                for event in [*events, *(await watch.close())]:
                     if event.text:
                         parts.append(event.text)
                         yield ChatChunk(delta=event.text)

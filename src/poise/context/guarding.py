@@ -15,9 +15,10 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from poise.guard.pipeline import GuardPipeline, GuardVerdict
+from poise.guard.pii.redact import restore
+from poise.guard.pipeline import GuardPipeline, GuardVerdict, mask_spans
 from poise.guard.rails import GuardContext, Tier
-from poise.guard.types import DetectionContext
+from poise.guard.types import DetectionContext, Span
 from poise.persona.spec import Persona
 
 
@@ -31,11 +32,15 @@ class GuardSettings:
         tenant: whose policy overrides apply.
         canary_key: secret for per-session canaries; random per engine unless given (a canary only
             has to be stable within a session while this process serves it).
+        restore_redacted: redacted input becomes numbered placeholders (``[EMAIL_1]``) that are put
+            back into the reply before the output rails run — so the output policy decides whether
+            the value may go out. ``False``: plain ``[EMAIL]`` masks, nothing kept.
     """
 
     pipeline: GuardPipeline
     tier: Tier = "anonymous"
     tenant: str | None = None
+    restore_redacted: bool = True
     canary_key: bytes = field(default_factory=lambda: secrets.token_bytes(16), repr=False)
 
     def canary(self, session_id: str) -> str:
@@ -88,3 +93,60 @@ def verdict_to_dict(verdict: GuardVerdict | None) -> dict[str, Any] | None:
         ],
         "errors": [{"rail": r.rail, "error": r.error.type if r.error else None} for r in verdict.errors],
     }
+
+
+_OPEN_PLACEHOLDER_MAX = 32  # longer than any [TYPE_n] placeholder
+
+
+class Placeholders:
+    """One session's reversible redaction: placeholder ↔ original, kept in memory only.
+
+    The same (label, value) always gets the same placeholder, so the model can refer to it.
+    """
+
+    def __init__(self) -> None:
+        self._by_value: dict[tuple[str, str], str] = {}
+        self._originals: dict[str, str] = {}
+        self._counts: dict[str, int] = {}
+
+    def _placeholder(self, span: Span, covered: str) -> str:
+        label = span.label.upper().replace(".", "_")
+        key = (label, covered)
+        found = self._by_value.get(key)
+        if found is None:
+            self._counts[label] = self._counts.get(label, 0) + 1
+            found = self._by_value[key] = f"[{label}_{self._counts[label]}]"
+            self._originals[found] = covered
+        return found
+
+    def redact(self, text: str, verdict: GuardVerdict) -> str:
+        """Replace the spans the policy wants redacted with this session's placeholders."""
+        spans = [s for r in verdict.reasons if r.action == "redact" for s in r.spans]
+        return mask_spans(text, spans, self._placeholder)
+
+    def restore(self, text: str) -> str:
+        return restore(text, self._originals) if self._originals else text
+
+    def stream(self) -> PlaceholderStream:
+        return PlaceholderStream(self)
+
+
+class PlaceholderStream:
+    """Restores placeholders in a token stream, holding back an unfinished ``[...`` until it closes."""
+
+    def __init__(self, placeholders: Placeholders) -> None:
+        self.placeholders = placeholders
+        self._held = ""
+
+    def feed(self, chunk: str) -> str:
+        text = self._held + chunk
+        cut = text.rfind("[")
+        if cut != -1 and "]" not in text[cut:] and len(text) - cut <= _OPEN_PLACEHOLDER_MAX:
+            text, self._held = text[:cut], text[cut:]
+        else:
+            self._held = ""
+        return self.placeholders.restore(text)
+
+    def flush(self) -> str:
+        text, self._held = self._held, ""
+        return self.placeholders.restore(text)

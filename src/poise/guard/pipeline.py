@@ -58,8 +58,9 @@ __all__ = [
 SpanRedactor = Callable[[str, Sequence[Span]], str]
 
 
-def mask_spans(text: str, spans: Sequence[Span]) -> str:
-    """Replace each span with ``[LABEL]``; overlapping spans merge (the first label wins)."""
+def mask_spans(text: str, spans: Sequence[Span], replace: Callable[[Span, str], str] | None = None) -> str:
+    """Replace each span with ``[LABEL]`` (or ``replace(span, covered_text)``); overlapping spans
+    merge (the first label wins)."""
     merged: list[Span] = []
     for s in sorted(spans, key=lambda s: (s.start, -s.end)):
         if merged and s.start < merged[-1].end:
@@ -70,7 +71,7 @@ def mask_spans(text: str, spans: Sequence[Span]) -> str:
     last = 0
     for s in merged:
         out.append(text[last : s.start])
-        out.append(f"[{s.label.upper()}]")
+        out.append(replace(s, text[s.start : s.end]) if replace else f"[{s.label.upper()}]")
         last = s.end
     out.append(text[last:])
     return "".join(out)
