@@ -17,6 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from build_pii_set import build
+from poise.guard.evaluation import match_spans
 from poise.guard.metrics import Confusion, summarize_latency
 from poise.guard.pii import find_entities
 
@@ -36,20 +37,16 @@ def evaluate(rows: list[Row]) -> tuple[dict[str, Confusion], dict[str, Confusion
         found = find_entities(text)
         latencies.append((time.perf_counter() - t0) * 1000)
         pred = {(e.start, e.end, e.type) for e in found}
-        for g in gold:
-            hit = g in pred
-            exact[g[2]] += Confusion(tp=1) if hit else Confusion(fn=1)
-            near = any(p[2] == g[2] and p[0] < g[1] and g[0] < p[1] for p in pred)
-            overlap[g[2]] += Confusion(tp=1) if near else Confusion(fn=1)
-            if not hit:
-                errors.append(
-                    f"FN {g[2]}: {text[g[0] : g[1]]!r} in {text!r} "
-                    f"-> {[(p[2], text[p[0] : p[1]]) for p in pred]}"
-                )
+        row_exact, row_overlap = match_spans(gold, pred)  # the same matching as `poise guard eval`
+        for label, c in row_exact.items():
+            exact[label] += c
+        for label, c in row_overlap.items():
+            overlap[label] += c
+        for g in gold - pred:
+            errors.append(
+                f"FN {g[2]}: {text[g[0] : g[1]]!r} in {text!r} -> {[(p[2], text[p[0] : p[1]]) for p in pred]}"
+            )
         for p in pred - gold:
-            exact[p[2]] += Confusion(fp=1)
-            if not any(g[2] == p[2] and p[0] < g[1] and g[0] < p[1] for g in gold):
-                overlap[p[2]] += Confusion(fp=1)
             errors.append(f"FP {p[2]}: {text[p[0] : p[1]]!r} in {text!r}")
     return dict(exact), dict(overlap), latencies, errors
 

@@ -6,8 +6,9 @@ attributes and says in its message what went wrong *and how to fix it*::
     PoiseError
     ├── ConfigError                  a YAML/JSON file (persona, rules, card) is malformed or invalid
     │   ├── PersonaError             a persona file cannot be loaded (``extends`` cycle, bad card, ...)
-    │   └── PolicyError              a guard policy file is invalid
-    │       └── UnknownRailError     a policy names a rail the registry does not know (``.rail``)
+    │   ├── PolicyError              a guard policy file is invalid
+    │   │   └── UnknownRailError     a policy names a rail the registry does not know (``.rail``)
+    │   └── ConstitutionError        a constitution file is invalid (``extends`` cycle, unknown principle id)
     ├── LintError                    ``poise persona lint`` found errors (carries the findings)
     ├── OptionalDependencyError      an extra is not installed (``pip install 'poise[local]'``)
     ├── ModelError                   anything a model backend raises
@@ -23,6 +24,8 @@ attributes and says in its message what went wrong *and how to fix it*::
     ├── ContextBudgetError           the persona alone does not fit in the model's context window
     ├── SessionError                 an unknown session id or a damaged session store
     ├── AuditError                   the audit store cannot be opened or written (``.path``)
+    ├── CritiqueParseError           a critic's critique or preference could not be parsed (``.raw``)
+    ├── DatasetError                 an eval dataset or response file is malformed (``.path``, ``.line``)
     └── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
 
 A block by a guardrail is a *result*, never an exception.
@@ -221,4 +224,54 @@ class EscalationError(PoiseError):
 
     def __init__(self, message: str, *, sink: str) -> None:
         self.sink = sink
+        super().__init__(message)
+
+
+class DatasetError(PoiseError):
+    """An evaluation dataset or response file is missing, malformed or does not match its format.
+
+    Attributes:
+        path: the file (``None`` when the data did not come from a file).
+        line: the 1-based line (JSONL, text) or row (CSV) or item (JSON list), when known.
+        field: the field or argument that was wrong, when known.
+        detail: the message without the location prefix.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.detail = message
+        where = str(self.path) if self.path is not None else ""
+        if line is not None:
+            where = f"{where}:{line}" if where else f"line {line}"
+        if field:
+            message = f"{field}: {message}"
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class ConstitutionError(ConfigError):
+    """A constitution file (principles, persona overrides, loop settings) is malformed or invalid."""
+
+
+class CritiqueParseError(PoiseError):
+    """A critic model's answer could not be read as a critique (or a preference label).
+
+    Never treated as a pass: the constitution loop handles it by its ``on_unparseable`` policy.
+
+    Attributes:
+        raw: the critic's answer, cut to 500 characters.
+        kind: ``critique`` or ``comparison``.
+    """
+
+    def __init__(self, message: str, *, raw: str, kind: str = "critique") -> None:
+        self.raw = raw[:500]
+        self.kind = kind
         super().__init__(message)

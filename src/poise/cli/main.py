@@ -14,7 +14,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from poise.cli import audit, chat, models, persona
+from poise.cli import audit, chat, guard, models, persona, serve
+from poise.cli import eval as eval_cli
 from poise.errors import ModelError, PoiseError
 
 app = typer.Typer(
@@ -28,6 +29,9 @@ app.command("chat")(chat.chat)
 app.command("models")(models.models)
 app.add_typer(persona.app, name="persona")
 app.add_typer(audit.app, name="audit")
+app.add_typer(serve.app, name="serve")
+app.add_typer(guard.app, name="guard")
+app.add_typer(eval_cli.app, name="eval")
 
 err_console = Console(stderr=True)
 

@@ -410,3 +410,10 @@ def _leak(*, threshold: float = 0.5, **rail: Any) -> Rail:
     from poise.guard.leak import LeakDetector
 
     return _detector_rail(LeakDetector(threshold=threshold), default_stream=True, **rail)
+
+
+@register_rail("toxicity", description="insults, profanity and abuse (alt-profanity-check's offline model)")
+def _toxicity(*, threshold: float | None = None, **rail: Any) -> Rail:
+    from poise.guard.toxicity import TOXICITY_THRESHOLD, toxicity_detector
+
+    return _detector_rail(toxicity_detector(TOXICITY_THRESHOLD if threshold is None else threshold), **rail)
