@@ -1,0 +1,255 @@
+"""Gateway overhead: latency added by ``poise serve`` over calling an OpenAI-compatible upstream directly.
+
+Three processes on loopback: a fast mock upstream (uvicorn + a raw ASGI app answering a fixed
+chat completion), the gateway (``poise serve`` in a subprocess, audit on, rails on or off), and
+this open-loop load generator (requests fired on a fixed schedule, so a slow server cannot slow
+the offered load down). Reports p50/p99 at a fixed rate for the upstream alone and through the
+gateway, the added latency, and the highest sustained rate with zero errors.
+
+    .venv/bin/python bench/serve_overhead.py            # ~1.5 minutes
+    .venv/bin/python bench/serve_overhead.py --quick    # ~30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+REPLY = {
+    "id": "up",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "mock",
+    "choices": [
+        {
+            "index": 0,
+            "message": {
+                "role": "assistant",
+                "content": "Your card is active. Anything else I can help with?",
+            },
+            "finish_reason": "stop",
+        }
+    ],
+    "usage": {"prompt_tokens": 20, "completion_tokens": 11, "total_tokens": 31},
+}
+BODY = {
+    "model": "bank",
+    "messages": [{"role": "user", "content": "Hello, is my debit card active right now?"}],
+}
+
+MOCK = f"""
+import uvicorn
+REPLY = {json.dumps(json.dumps(REPLY))}.encode()
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(REPLY)).encode())]
+    await send({{"type": "http.response.start", "status": 200, "headers": headers}})
+    await send({{"type": "http.response.body", "body": REPLY}})
+import sys
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def gateway_yaml(upstream: str, rails: bool, tmp: Path) -> Path:
+    path = tmp / f"gateway-{'on' if rails else 'off'}.yaml"
+    path.write_text(
+        f"""
+backends:
+  mock: {{model: "openai:mock", base_url: "{upstream}", max_retries: 0}}
+models:
+  - {{id: bank, persona: bank-support, backend: mock}}
+guard: {{enabled: {str(rails).lower()}}}
+sessions: {{enabled: false}}
+audit: {{path: "{tmp / ("audit-" + ("on" if rails else "off") + ".db")}"}}
+server: {{max_in_flight: 512}}
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def load(url: str, rate: float, seconds: float, body: dict) -> tuple[list[float], int, float]:
+    """Fire ``rate`` requests/s for ``seconds`` (open loop); latencies (ms), errors, achieved rate."""
+    limits = httpx.Limits(max_connections=1000, max_keepalive_connections=200)
+    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
+        latencies: list[float] = []
+        errors = 0
+
+        async def one() -> None:
+            nonlocal errors
+            t0 = time.perf_counter()
+            try:
+                r = await client.post(url, json=body)
+                if r.status_code != 200:
+                    errors += 1
+                    return
+            except httpx.HTTPError:
+                errors += 1
+                return
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+        for _ in range(20):  # warm the connection pool and the server
+            await one()
+        latencies.clear()
+        errors = 0
+        n = int(rate * seconds)
+        start = time.perf_counter()
+        tasks = []
+        for i in range(n):
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one()))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+        return latencies, errors, n / elapsed
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+async def max_rate(url: str, body: dict, seconds: float, start: int = 100) -> int:
+    """The highest rate (doubling, then bisecting) served with zero errors and p99 under 1 s."""
+    best, rate, high = 0, start, None
+    while True:
+        lat, errors, achieved = await load(url, rate, seconds, body)
+        ok = errors == 0 and achieved >= 0.95 * rate and pct(lat, 99) < 1000
+        print(
+            f"    {rate:5d} req/s: errors {errors}, p50 {pct(lat, 50):.1f} ms, p99 {pct(lat, 99):.1f} ms -> "
+            f"{'ok' if ok else 'saturated'}",
+            flush=True,
+        )
+        if ok:
+            best = rate
+            rate = rate * 2 if high is None else (rate + high) // 2
+        else:
+            high = rate
+            rate = (best + high) // 2
+        if high is not None and high - best <= max(25, best // 10):
+            return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rate", type=float, default=100.0)
+    args = parser.parse_args()
+    seconds = 5.0 if args.quick else 15.0
+    step = 2.0 if args.quick else 4.0
+    procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        try:
+            up_port = free_port()
+            procs.append(subprocess.Popen([sys.executable, "-c", MOCK, str(up_port)]))
+            upstream = f"http://127.0.0.1:{up_port}/v1"
+            wait_ready(f"http://127.0.0.1:{up_port}/")
+            direct_body = {**BODY, "model": "mock"}
+            results: dict[str, dict[str, float]] = {}
+            lat, errors, _ = asyncio.run(
+                load(f"{upstream}/chat/completions", args.rate, seconds, direct_body)
+            )
+            results["direct"] = {"p50": pct(lat, 50), "p99": pct(lat, 99), "errors": errors}
+            print(
+                f"upstream alone at {args.rate:.0f} req/s: p50 {pct(lat, 50):.2f} ms, "
+                f"p99 {pct(lat, 99):.2f} ms, errors {errors}",
+                flush=True,
+            )
+            for rails in (False, True):
+                name = "rails on" if rails else "rails off"
+                port = free_port()
+                env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+                cmd = [
+                    sys.executable,
+                    "-m",
+                    "poise.cli.main",
+                    "serve",
+                    "--config",
+                    str(gateway_yaml(upstream, rails, tmp)),
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                ]
+                gw = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
+                try:
+                    wait_ready(f"http://127.0.0.1:{port}/readyz")
+                    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+                    lat, errors, _ = asyncio.run(load(url, args.rate, seconds, BODY))
+                    p50, p99 = pct(lat, 50), pct(lat, 99)
+                    added50, added99 = p50 - results["direct"]["p50"], p99 - results["direct"]["p99"]
+                    print(
+                        f"gateway ({name}) at {args.rate:.0f} req/s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
+                        f"errors {errors}; added p50 {added50:.2f} ms, added p99 {added99:.2f} ms",
+                        flush=True,
+                    )
+                    print(f"  highest sustained rate ({name}):", flush=True)
+                    best = asyncio.run(max_rate(url, BODY, step))
+                    print(f"  -> {best} req/s with zero errors", flush=True)
+                    results[name] = {
+                        "p50": p50,
+                        "p99": p99,
+                        "added_p50": added50,
+                        "added_p99": added99,
+                        "errors": errors,
+                        "max_rate": best,
+                    }
+                finally:
+                    gw.terminate()
+                    gw.wait(10)
+            print("upstream max rate (direct):", flush=True)
+            results["direct"]["max_rate"] = asyncio.run(
+                max_rate(f"{upstream}/chat/completions", direct_body, step)
+            )
+            print(json.dumps(results, indent=2))
+            on = results["rails on"]
+            verdict = "PASS" if on["added_p50"] <= 2 and on["added_p99"] <= 10 else "FAIL"
+            print(
+                f"floors (rails on, <= 2 ms p50 and <= 10 ms p99 added at {args.rate:.0f} req/s): {verdict}"
+            )
+        finally:
+            for p in procs:
+                p.terminate()
+                p.wait(10)
+
+
+if __name__ == "__main__":
+    main()
