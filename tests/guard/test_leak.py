@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poise.guard.leak import LeakDetector, compile_prompt, extract_secrets, make_canary
 from poise.guard.types import DetectionContext, Detector
@@ -168,3 +170,12 @@ def test_generated_leak_set_meets_the_floor(capsys):
     result = bench.evaluate(bench.build(7, bench.load_prompts(DATA)))
     capsys.readouterr()
     assert result.f1 >= 0.98
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9_ -\\nt'\"\t.\x00\x7fé")), max_size=24))
+def test_ascii_fast_paths_tokenize_like_the_regexes(text: str) -> None:
+    from poise.guard import leak
+
+    assert leak._tokens(text) == leak._TOKEN_RE.findall(leak._ESCAPES_RE.sub(" ", text).casefold())
+    assert leak._skeleton(text) == leak._SKELETON_RE.sub("", text.casefold())

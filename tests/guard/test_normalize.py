@@ -141,3 +141,43 @@ def test_normalize_never_raises_on_adversarial_alphabet(raw: str) -> None:
     for i in range(len(out.text)):
         s, e = out.to_original(i, i + 1)
         assert 0 <= s <= e <= len(raw)
+
+
+# --- cheap gates: each one holds whenever the regex it guards would match --------------------------
+
+_GATE_TEXT = st.text(alphabet=st.sampled_from(list("aZq19 ._*-/+=%&;#x\\:\n\tbef0é")), max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_GATE_TEXT)
+def test_spaced_gate_holds_whenever_the_spaced_regex_matches(text: str) -> None:
+    from poise.guard.normalize import _SPACED_RE, _maybe_spaced
+
+    assert _maybe_spaced(text) or not _SPACED_RE.search(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_GATE_TEXT)
+def test_encoding_gates_hold_whenever_their_regexes_match(text: str) -> None:
+    from poise.guard.normalize import _B64_RE, _LEET_CHAR_RE, _LEET_WORD_RE, _maybe_base64
+
+    assert _maybe_base64(text) or not _B64_RE.search(text)
+    assert _LEET_CHAR_RE.search(text) or not _LEET_WORD_RE.search(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from(["gur", "naq", "lbh", "vtaber", "the", "and", ",", " ", "!", "1"]), max_size=30)
+)
+def test_rot13_gate_holds_whenever_a_candidate_scores(parts: list[str]) -> None:
+    from poise.guard.normalize import _ROT_CANDIDATE_RE, _rot13_possible, _rot13_score
+
+    text = " ".join(parts)
+    scores = [_rot13_score(codecs.decode(m.group(), "rot13")) for m in _ROT_CANDIDATE_RE.finditer(text)]
+    assert _rot13_possible(text) or max(scores, default=0) < 3
+
+
+def test_plain_prose_skips_the_decoders_but_keeps_its_text() -> None:
+    prose = "I moved house last month and need to update the address on my checking account. " * 10
+    out = normalize(prose)
+    assert out.text == prose and out.decoded == () and out.variants == () and out.transforms == ()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from poise.guard.persona_rules import PersonaRulesRail, check_reply, sentence_spans
+from poise.guard.persona_rules import PersonaRulesRail, check_reply, sentence_spans, word_count, word_spans
 from poise.guard.rails import GuardContext
 from poise.persona.spec import Persona, Rule, RuleCheck
 
@@ -100,3 +102,9 @@ async def test_match_user_language(user, reply, flagged):
 
 def test_sentence_spans_cover_cjk_and_newlines():
     assert len(sentence_spans("第一句。第二句！\nThird line")) == 3
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9_ -'\t.,\n’é")), max_size=30))
+def test_word_count_equals_the_number_of_word_spans(text: str) -> None:
+    assert word_count(text) == len(word_spans(text))

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poise.guard.pipeline import GuardPipeline, GuardVerdict, load_pipeline, mask_spans
 from poise.guard.policy import Policy, PolicyRule, PolicySpec, QueueSink, TierThresholds, WebhookSink
@@ -196,3 +198,20 @@ def test_topic_detector(text, category):
     if category == "topic.denied":
         span = result.findings[0].spans[0]
         assert text[span.start : span.end].casefold() in ("election", "wahlen")
+
+
+_ASCII_SPACES = st.text(alphabet=st.sampled_from(list("aB. \t\n\x0b\x1c")), max_size=24)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ASCII_SPACES)
+def test_topic_fold_ascii_fast_path_equals_the_general_fold(text: str) -> None:
+    from poise.guard.topic import _fold_general, fold
+
+    assert fold(text) == _fold_general(text)
+
+
+def test_unconfigured_topic_rail_reports_nothing() -> None:
+    from poise.guard.topic import TopicDetector
+
+    assert not TopicDetector().detect("anything at all, any length " * 50).findings

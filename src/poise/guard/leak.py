@@ -73,11 +73,24 @@ def make_canary(session_id: str | None = None) -> str:
     return "poise-" + "".join(core)
 
 
+# ASCII fast paths (one C-level ``bytes.translate`` instead of a regex pass): letters and digits
+# lowercased, everything else a space (tokens) or deleted (skeleton). casefold() is lower() there.
+_ASCII_ALNUM = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
+_TOKEN_TABLE = bytes(
+    (i | 0x20 if 65 <= i <= 90 else i) if i < 128 and bytes([i]) in _ASCII_ALNUM else 0x20 for i in range(256)
+)
+_SKELETON_DELETE = bytes(i for i in range(128) if bytes([i]) not in _ASCII_ALNUM)
+
+
 def _tokens(text: str) -> list[str]:
+    if text.isascii() and "\\" not in text:
+        return text.encode("ascii").translate(_TOKEN_TABLE).decode("ascii").split()
     return _TOKEN_RE.findall(_ESCAPES_RE.sub(" ", text).casefold())
 
 
 def _skeleton(text: str) -> str:
+    if text.isascii():
+        return text.encode("ascii").translate(_TOKEN_TABLE, _SKELETON_DELETE).decode("ascii")
     return _SKELETON_RE.sub("", text.casefold())
 
 
@@ -99,6 +112,8 @@ class PromptIndex:
     secrets: tuple[str, ...]
     skeleton: str = ""
     """The prompt's letters and digits only: catches copies whatever the spacing or punctuation."""
+    vocab: frozenset[str] = frozenset()
+    """The prompt's distinct tokens: a reply position can seed a match only if three are in it."""
 
 
 _CACHE: OrderedDict[tuple[str, tuple[str, ...]], PromptIndex] = OrderedDict()
@@ -123,11 +138,15 @@ def compile_prompt(system_prompt: str, secrets: tuple[str, ...] = ()) -> PromptI
         trigrams={k: tuple(v[:16]) for k, v in grams.items()},
         secrets=tuple(dict.fromkeys((*secrets, *extract_secrets(system_prompt)))),
         skeleton=_skeleton(system_prompt),
+        vocab=frozenset(toks),
     )
     _CACHE[key] = index
     if len(_CACHE) > _INDEX_CACHE_SIZE:
         _CACHE.popitem(last=False)
     return index
+
+
+_SEED = b"\x01\x01\x01"
 
 
 @dataclass(frozen=True)
@@ -145,11 +164,13 @@ def overlap(index: PromptIndex, text: str) -> Overlap:
     toks, n = index.tokens, len(index.tokens)
     covered = bytearray(n)
     longest = longest_content = 0
-    i = 0
-    while i < len(out) - 2:
+    # Only where three prompt words follow each other can a trigram seed; find those in C.
+    known = bytes(map(index.vocab.__contains__, out))
+    i = known.find(_SEED)
+    while 0 <= i < len(out) - 2:
         positions = index.trigrams.get((out[i], out[i + 1], out[i + 2]))
         if positions is None:
-            i += 1
+            i = known.find(_SEED, i + 1)
             continue
         best, best_p = 0, 0
         for p in positions:
@@ -162,7 +183,7 @@ def overlap(index: PromptIndex, text: str) -> Overlap:
         content = sum(index.content[best_p : best_p + best])
         if (content, best) > (longest_content, longest):
             longest, longest_content = best, content
-        i += best
+        i = known.find(_SEED, i + best)
     return Overlap(sum(covered) / n if n else 0.0, longest, longest_content)
 
 
@@ -180,12 +201,22 @@ def _overlap_leak(index: PromptIndex, ov: Overlap) -> bool:
 
 
 def _forms(text: str) -> list[tuple[str, str]]:
-    """(label, text) for the reply, its normalized form, variants and decoded segments."""
+    """(label, text) for the reply, its normalized form, variants and decoded segments.
+
+    A form identical to an earlier one is left out: checking the same string twice finds nothing
+    new (plain ASCII prose normalizes to itself).
+    """
     norm = normalize(text)
     forms = [("plain", text), ("normalized", norm.text)]
-    forms += [("variant", v if isinstance(v, str) else str(getattr(v, "text", v))) for v in norm.variants]
-    forms += [(f"decoded:{getattr(d, 'encoding', '?')}", str(getattr(d, "text", d))) for d in norm.decoded]
-    return forms
+    forms += [("variant", v) for v in norm.variants]
+    forms += [(f"decoded:{d.encoding}", d.text) for d in norm.decoded]
+    seen: set[str] = set()
+    unique: list[tuple[str, str]] = []
+    for label, form in forms:
+        if form not in seen:
+            seen.add(form)
+            unique.append((label, form))
+    return unique
 
 
 def _common_word(secret: str) -> bool:
@@ -200,7 +231,7 @@ def _secret_hit(secret: str, forms: list[tuple[str, str]]) -> tuple[float, str] 
     for label, form in forms:
         hay = form.casefold()
         for how, needle in needles.items():
-            if not needle or (needle in _STOPWORDS and how != "as written"):
+            if not needle or (needle in _STOPWORDS and how != "as written") or needle not in hay:
                 continue
             for m in re.finditer(rf"(?<!\w){re.escape(needle)}(?!\w)", hay):
                 # Hidden only if it took decoding to see it (it is not there in the plain reply).
@@ -285,7 +316,8 @@ class LeakDetector:
     @staticmethod
     def _prompt_findings(index: PromptIndex, forms: list[tuple[str, str]]) -> list[Finding]:
         seen: set[str] = set()
-        candidates = [*forms, ("reversed", forms[1][1][::-1])]
+        normalized = next((f for label, f in forms if label == "normalized"), forms[0][1])
+        candidates = [*forms, ("reversed", normalized[::-1])]
         for label, form in candidates:
             if form in seen:
                 continue

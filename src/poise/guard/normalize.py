@@ -27,9 +27,18 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
+from re import _casefix  # type: ignore[attr-defined]  # CPython >= 3.11: IGNORECASE's extra letter pairs
 from urllib.parse import unquote
 
-__all__ = ["MAX_DECODED_CHARS", "MAX_DEPTH", "DecodedSegment", "NormalizedText", "normalize"]
+__all__ = [
+    "MAX_DECODED_CHARS",
+    "MAX_DEPTH",
+    "DecodedSegment",
+    "NormalizedText",
+    "ignorecase_fold",
+    "normalize",
+    "word_tokens",
+]
 
 MAX_DEPTH = 3
 """How many layers of encoding are peeled (base64 inside hex inside base64 ...)."""
@@ -75,6 +84,7 @@ _HOMOGLYPHS: dict[str, str] = {
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"})
 
 _WORD_RE = re.compile(r"\w+")
+_ASCII_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LETTER_RUN_NONASCII = re.compile(r"[^\x00-\x7f]")
 # A run of >= 4 single letters joined by one separator ("i g n o r e", "i-g-n-o-r-e"), where a
 # double space marks a word gap ("i g n o r e  a l l"). Classes are disjoint: linear time.
@@ -82,6 +92,13 @@ _SPACED_RE = re.compile(r"(?<![^\W\d_])[^\W\d_](?:(?:[ ._*\-/]| {2,3})[^\W\d_]){
 _LEET_WORD_RE = re.compile(
     r"(?<![\w@$])(?=[\w@$]{0,23}[A-Za-z])(?=[\w@$]{0,23}[013457@$])[\w@$]{3,24}(?![\w@$])"
 )
+# ASCII letters -> "a", the spaced-letter separators -> " ", anything else -> "|".
+_SPACED_SHAPE = bytes(
+    ord("a") if chr(i).isascii() and chr(i).isalpha() else ord(" ") if chr(i) in " ._*-/" else ord("|")
+    for i in range(256)
+)
+_SPACED_PROBES = (b" a a ", b" a  a ", b" a   a ")
+_LEET_CHAR_RE = re.compile(r"[013457@$]")
 _B64_RE = re.compile(r"[A-Za-z0-9+/_\-]{16,}={0,2}")
 _HEX_RE = re.compile(r"(?:(?:\\x|0x)?[0-9A-Fa-f]{2}[ :]?){8,}")
 _URL_RE = re.compile(r"%[0-9A-Fa-f]{2}(?:[^\s%]{0,32}%[0-9A-Fa-f]{2}){2,}")
@@ -190,7 +207,7 @@ def _map_char(ch: str) -> str:
 
 def _char_pass(text: str, transforms: list[str]) -> tuple[str, list[int] | None]:
     """NFKC, invisible-character and control stripping, char by char so offsets are kept."""
-    if text.isascii() and "\x7f" not in text and all(c >= " " or c in "\t\n\r" for c in text):
+    if text.isascii() and not _ASCII_CONTROL_RE.search(text):
         return text, None
     pieces: list[str] = []
     index: list[int] = []
@@ -255,6 +272,8 @@ def _homoglyph_pass(text: str, transforms: list[str]) -> str:
 
 def _collapse_pass(text: str, index: list[int] | None, transforms: list[str]) -> tuple[str, list[int] | None]:
     """Collapse spaced-out letters; a double space or a separator run marks a word gap."""
+    if not _maybe_spaced(text):
+        return text, index
     matches = list(_SPACED_RE.finditer(text))
     if not matches:
         return text, index
@@ -280,8 +299,18 @@ def _collapse_pass(text: str, index: list[int] | None, transforms: list[str]) ->
     return "".join(pieces), new_index
 
 
+def _maybe_spaced(text: str) -> bool:
+    """Necessary for a spaced run: its 2nd and 3rd letters are single letters between separators."""
+    if not text.isascii():
+        return True
+    shape = text.encode("ascii").translate(_SPACED_SHAPE)
+    return any(probe in shape for probe in _SPACED_PROBES)
+
+
 def _deleet(text: str) -> str:
     """Undo leetspeak in words that mix letters with leet digits/symbols ("1gn0r3" -> "ignore")."""
+    if _LEET_CHAR_RE.search(text) is None:
+        return text
     return _LEET_WORD_RE.sub(lambda m: m.group().translate(_LEET), text)
 
 
@@ -339,34 +368,79 @@ def _rot13_score(s: str) -> int:
     return sum(1 for w in re.findall(r"[a-z]+", s.lower()) if w in _COMMON_WORDS)
 
 
+# Cheap gates: each encoded form needs characters that plain prose rarely has, so a text that
+# lacks them skips that decoder's regex. ASCII texts are classified with one ``bytes.translate``
+# (a C table lookup, ~1 us per 3 kB) and substring searches; every gate is a necessary
+# condition of its regex (tests/guard/test_normalize.py checks each against the regex it guards).
+_B64_SHAPE = bytes(
+    ord("b") if chr(i).isascii() and (chr(i).isalnum() or chr(i) in "+/_-") else ord(" ") for i in range(256)
+)
+_B64_RUN = b"b" * 16
+_ASCII_DIGIT_RE = re.compile(r"[0-9]")
+_ROT_LETTERS = bytes(
+    i if chr(i).islower() and chr(i).isascii() else i + 32 if "A" <= chr(i) <= "Z" else ord(" ")
+    for i in range(256)
+)
+_ROT_COMMON = frozenset(codecs.encode(w, "rot13") for w in _COMMON_WORDS)
+_ROT_GATE_MAX = 4001  # longer letter runs are cut into several candidates, so the gate stops holding
+
+
+def _rot13_possible(text: str) -> bool:
+    """Whether some ROT13 candidate of ``text`` could decode to >= 3 common words."""
+    if not text.isascii() or len(text) > _ROT_GATE_MAX:
+        return True
+    words = text.encode("ascii").translate(_ROT_LETTERS).split()
+    return sum(map(_ROT_COMMON_B.__contains__, words)) >= 3
+
+
+_ROT_COMMON_B = frozenset(w.encode("ascii") for w in _ROT_COMMON)
+
+
+def _maybe_hex(text: str) -> bool:
+    # A hex run with no digit at all spells only bytes 0xAA-0xFF: never ASCII, so never a payload a
+    # rule or the classifier could read (at most a few Hangul syllables); skip the regex then.
+    return _ASCII_DIGIT_RE.search(text) is not None
+
+
+def _maybe_base64(text: str) -> bool:
+    if not text.isascii():
+        return True
+    return _B64_RUN in text.encode("ascii").translate(_B64_SHAPE)
+
+
 def _find_encoded(text: str) -> list[tuple[str, int, int, str]]:
     """Encoded segments of ``text`` as ``(encoding, start, end, decoded)`` in ``text`` positions."""
     found: list[tuple[str, int, int, str]] = []
-    for m in _HEX_RE.finditer(text):
-        out = _try_hex(m.group())
-        if out is not None:
-            found.append(("hex", m.start(), m.end(), out))
+    if _maybe_hex(text):
+        for m in _HEX_RE.finditer(text):
+            out = _try_hex(m.group())
+            if out is not None:
+                found.append(("hex", m.start(), m.end(), out))
     hex_spans = [(s, e) for _, s, e, _ in found]
-    for m in _B64_RE.finditer(text):
-        if any(s <= m.start() < e for s, e in hex_spans):
-            continue
-        out = _try_base64(m.group())
-        if out is not None:
-            found.append(("base64", m.start(), m.end(), out))
-    for m in _URL_RE.finditer(text):
-        out = unquote(m.group(), errors="strict") if "%" in m.group() else m.group()
-        if out != m.group() and _printable_ratio(out) >= 0.9:
-            found.append(("url", m.start(), m.end(), out))
-    for m in _ENTITY_RE.finditer(text):
-        out = html.unescape(m.group())
-        if out != m.group():
-            found.append(("html_entities", m.start(), m.end(), out))
-    for m in _ROT_CANDIDATE_RE.finditer(text):
-        seg = m.group()
-        rotated = codecs.decode(seg, "rot13")
-        score = _rot13_score(rotated)
-        if score >= 3 and score > 2 * _rot13_score(seg):
-            found.append(("rot13", m.start(), m.end(), rotated))
+    if _maybe_base64(text):
+        for m in _B64_RE.finditer(text):
+            if any(s <= m.start() < e for s, e in hex_spans):
+                continue
+            out = _try_base64(m.group())
+            if out is not None:
+                found.append(("base64", m.start(), m.end(), out))
+    if "%" in text:
+        for m in _URL_RE.finditer(text):
+            out = unquote(m.group(), errors="strict") if "%" in m.group() else m.group()
+            if out != m.group() and _printable_ratio(out) >= 0.9:
+                found.append(("url", m.start(), m.end(), out))
+    if "&" in text:
+        for m in _ENTITY_RE.finditer(text):
+            out = html.unescape(m.group())
+            if out != m.group():
+                found.append(("html_entities", m.start(), m.end(), out))
+    if _rot13_possible(text):
+        for m in _ROT_CANDIDATE_RE.finditer(text):
+            seg = m.group()
+            rotated = codecs.decode(seg, "rot13")
+            score = _rot13_score(rotated)
+            if score >= 3 and score > 2 * _rot13_score(seg):
+                found.append(("rot13", m.start(), m.end(), rotated))
     return found
 
 
@@ -441,3 +515,47 @@ def _decode_into(
         start, end = root.to_original(s, e) if top else outer
         decoded.append(DecodedSegment(encoding=encoding, start=start, end=end, text=inner, depth=depth))
         _decode_into(root, inner, (start, end), depth + 1, max_depth, decoded, budget, top=False)
+
+
+# --- folding for keyword gates ---------------------------------------------------------------------
+# ``re.IGNORECASE`` compares simple lowercase forms and treats a few extra letters as equal
+# (``re._casefix``: dotless i, long s, Greek symbol variants, old Cyrillic forms). ``ignorecase_fold`` maps
+# those to one representative after ``str.lower()``, and U+0130 (whose full lowercase is two
+# characters) to "i", so a keyword the regex would find is always a substring/token of the fold.
+
+
+def _representative(cp: int, others: tuple[int, ...]) -> str:
+    # Only between characters of the same kind: mapping a combining mark to a letter would glue
+    # two tokens together and hide a keyword from the gate.
+    return chr(min(c for c in (cp, *others) if chr(c).isalnum() == chr(cp).isalnum()))
+
+
+_CASE_EXTRA: dict[str, str] = {
+    chr(cp): _representative(cp, others)
+    for cp, others in _casefix._EXTRA_CASES.items()
+    if _representative(cp, others) != chr(cp)
+}
+_FOLD_TABLE = str.maketrans({"İ": "i", **_CASE_EXTRA})
+# ASCII word characters lowercased, everything else a space: ``split()`` then yields exactly the
+# ``\w+`` tokens of an ASCII text, at C speed.
+_ASCII_TOKENS = (
+    bytes(
+        (i | 0x20 if chr(i).isalpha() else i) if chr(i).isalnum() or chr(i) == "_" else 0x20
+        for i in range(128)
+    )
+    + b" " * 128
+)
+
+
+def ignorecase_fold(text: str) -> str:
+    """Lowercase ``text`` the way ``re.IGNORECASE`` compares letters (see ``_CASE_EXTRA``)."""
+    if text.isascii():
+        return text.lower()
+    return text.translate(_FOLD_TABLE).lower().translate(_FOLD_TABLE)
+
+
+def word_tokens(folded: str) -> frozenset[str]:
+    """The ``\\w+`` tokens of a folded text."""
+    if folded.isascii():
+        return frozenset(folded.encode("ascii").translate(_ASCII_TOKENS).decode("ascii").split())
+    return frozenset(_WORD_RE.findall(folded))

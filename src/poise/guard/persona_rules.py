@@ -13,15 +13,24 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 
+from poise.guard.normalize import ignorecase_fold
 from poise.guard.rails import DEFAULT_TIMEOUT_S, GuardContext, OnError, RailResult
 from poise.guard.types import DetectorResult, Finding, Span
 from poise.instructions.natural_language import identify_language
 from poise.persona.spec import RuleCheck
 
-__all__ = ["APOLOGY_LEXICON", "PersonaRulesRail", "check_reply", "sentence_spans", "word_spans"]
+__all__ = [
+    "APOLOGY_LEXICON",
+    "PersonaRulesRail",
+    "check_reply",
+    "sentence_spans",
+    "word_count",
+    "word_spans",
+]
 
 APOLOGY_LEXICON: tuple[str, ...] = (
     # en
@@ -90,6 +99,9 @@ _APOLOGY_RE = re.compile(
 )
 
 
+_WORD_SHAPE = bytes(ord("w") if i < 128 and chr(i).isalnum() else ord(" ") for i in range(256))
+
+
 @dataclass(frozen=True)
 class _Piece:
     start: int
@@ -98,7 +110,10 @@ class _Piece:
 
 def sentence_spans(text: str) -> list[Span]:
     """Sentences of ``text`` as spans (line breaks end a sentence; common abbreviations do not)."""
-    spans: list[Span] = []
+    return list(_sentences(text))
+
+
+def _sentences(text: str) -> Iterator[Span]:
     start = 0
     for m in _SENTENCE_END_RE.finditer(text):
         if m.group().startswith("."):
@@ -108,15 +123,23 @@ def sentence_spans(text: str) -> list[Span]:
                 continue
         end = m.end()
         if _WORD_RE.search(text, start, end) or _CJK_RE.search(text, start, end):
-            spans.append(Span(start + _lead(text[start:end]), end, "sentence"))
+            yield Span(start + _lead(text[start:end]), end, "sentence")
         start = end
     if start < len(text) and (_WORD_RE.search(text, start) or _CJK_RE.search(text, start)):
-        spans.append(Span(start + _lead(text[start:]), len(text), "sentence"))
-    return spans
+        yield Span(start + _lead(text[start:]), len(text), "sentence")
 
 
 def _lead(s: str) -> int:
     return len(s) - len(s.lstrip())
+
+
+def word_count(text: str) -> int:
+    """``len(word_spans(text))``, without building the spans (ASCII text: one C-level pass)."""
+    if text.isascii():
+        # Letters/digits -> "w", the inner joiners ("_", "'", "-") deleted, the rest a space: each
+        # run left is exactly one match of _WORD_RE (which starts and ends on a letter or digit).
+        return len(text.encode("ascii").translate(_WORD_SHAPE, b"_'-").split())
+    return len(word_spans(text))
 
 
 def word_spans(text: str) -> list[Span]:
@@ -176,7 +199,11 @@ def _check_language(text: str, want: str, user_text: str | None) -> Finding | No
 
 def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
     out: list[Finding] = []
-    sentences = sentence_spans(text) if c.max_sentences or c.min_sentences or c.apologize_first else []
+    counted = c.max_sentences is not None or c.min_sentences is not None
+    # Only the counts need every sentence; apologize_first needs the first one.
+    sentences = (
+        sentence_spans(text) if counted else list(islice(_sentences(text), 1)) if c.apologize_first else []
+    )
     if c.max_sentences is not None and len(sentences) > c.max_sentences:
         extra = Span(sentences[c.max_sentences].start, len(text), "extra_sentences")
         out.append(
@@ -192,7 +219,7 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
                 [_whole(text, "reply")],
             )
         )
-    if c.max_words is not None:
+    if c.max_words is not None and word_count(text) > c.max_words:
         words = word_spans(text)
         if len(words) > c.max_words:
             extra = Span(words[c.max_words].start, len(text), "extra_words")
@@ -201,13 +228,17 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
         found = _check_language(text, c.reply_language, user_text)
         if found is not None:
             out.append(found)
+    folded = ignorecase_fold(text)
     for term in c.banned_terms:
+        head_word = ignorecase_fold(term.split()[0]) if term.split() else ""
+        if head_word not in folded:  # every match contains the term's first word (any case)
+            continue
         hits = [Span(m.start(), m.end(), "banned_term") for m in _term_re(term).finditer(text)]
         if hits:
             out.append(_finding("banned_term", f"uses banned term {term!r} ({len(hits)}x)", hits))
-    folded = text.casefold()
+    casefolded = text.casefold()
     for phrase in c.required_phrases:
-        if not _term_re(phrase).search(text) and phrase.casefold() not in folded:
+        if not _term_re(phrase).search(text) and phrase.casefold() not in casefolded:
             out.append(
                 _finding("required_phrase", f"missing required phrase {phrase!r}", [_whole(text, "reply")])
             )
@@ -233,7 +264,7 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
                     [Span(first.start, first.end, "first_sentence")],
                 )
             )
-    if c.no_emoji:
+    if c.no_emoji and not text.isascii():  # every emoji is outside ASCII
         hits = [Span(m.start(), m.end(), "emoji") for m in _EMOJI_RE.finditer(text)]
         if hits:
             out.append(_finding("no_emoji", f"contains {len(hits)} emoji", hits))

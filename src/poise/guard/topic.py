@@ -29,6 +29,8 @@ __all__ = ["TopicDetector", "TopicRail", "fold"]
 
 _CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _WORD_RE = re.compile(r"\w+")
+_SPACE_RUN_RE = re.compile(r"\s+")
+_ODD_SPACE_RE = re.compile(r"^\s|\s\s|[^\S ]")  # anything whitespace collapsing would change
 OFF_SCOPE_SCORE = 0.6
 
 
@@ -47,6 +49,10 @@ class Folded:
 
 def fold(text: str) -> Folded:
     """Case-fold, strip accents and collapse whitespace, keeping a map back to ``text``."""
+    return _fold_ascii(text) if text.isascii() else _fold_general(text)
+
+
+def _fold_general(text: str) -> Folded:
     out: list[str] = []
     index: list[int] = []
     space = False
@@ -62,6 +68,26 @@ def fold(text: str) -> Folded:
             if not unicodedata.combining(c):
                 out.append(c)
                 index.append(i)
+    return Folded("".join(out), tuple(index))
+
+
+def _fold_ascii(text: str) -> Folded:
+    # ASCII has no accents and casefold() is lower(): only whitespace runs need the index map.
+    low = text.lower()
+    if not _ODD_SPACE_RE.search(low):
+        return Folded(low, tuple(range(len(low))))
+    out: list[str] = []
+    index: list[int] = []
+    last = 0
+    for m in _SPACE_RUN_RE.finditer(low):
+        out.append(low[last : m.start()])
+        index.extend(range(last, m.start()))
+        if m.start() > 0:  # leading whitespace is dropped, every other run becomes one space
+            out.append(" ")
+            index.append(m.start())
+        last = m.end()
+    out.append(low[last:])
+    index.extend(range(last, len(low)))
     return Folded("".join(out), tuple(index))
 
 
@@ -99,8 +125,10 @@ class TopicDetector:
 
     def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
         started = time.perf_counter()
-        folded = fold(text) if isinstance(text, str) else fold("")
         findings: list[Finding] = []
+        if not self._allowed and not self._denied:  # nothing configured: nothing to fold or match
+            return DetectorResult(self.name, False, 0.0, (), (time.perf_counter() - started) * 1000)
+        folded = fold(text) if isinstance(text, str) else fold("")
         for topic, pattern in self._denied:
             hits = [folded.span(m.start(), m.end(), f"topic:{topic}") for m in pattern.finditer(folded.text)]
             if hits:

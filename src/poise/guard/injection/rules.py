@@ -12,21 +12,51 @@ context ("ignore all previous instructions"), lower for signals that need the cl
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["EXTRACTION_RULES", "INJECTION_RULES", "Rule", "RuleHit", "run_rules"]
+from poise.guard.normalize import ignorecase_fold, word_tokens
+
+__all__ = ["EXTRACTION_RULES", "INJECTION_RULES", "Gate", "Rule", "RuleHit", "run_rules"]
 
 _F = re.IGNORECASE | re.MULTILINE
 
 
 @dataclass(frozen=True)
+class Gate:
+    """One necessary condition of a rule: some ``word`` is a token of the folded text, or some
+    ``stem`` is a substring of it. A rule runs only when every one of its gates holds."""
+
+    words: frozenset[str] = frozenset()
+    stems: tuple[str, ...] = ()
+    _ascii: tuple[str, ...] = field(default=(), init=False, repr=False, compare=False)
+
+    def holds(self, folded: str, tokens: frozenset[str], ascii_text: bool) -> bool:
+        if not self.words.isdisjoint(tokens):
+            return True
+        return any(s in folded for s in (self._ascii if ascii_text else self.stems))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_ascii", tuple(s for s in self.stems if s.isascii()))
+
+
+@dataclass(frozen=True)
 class Rule:
-    """A named pattern for one attack family."""
+    """A named pattern for one attack family.
+
+    ``gates`` are literal necessary conditions of ``pattern`` (a word or substring every match
+    contains), checked on the case-folded text before the regex runs: most texts hold none of a
+    rule's keywords, and a set lookup is a hundred times cheaper than a case-insensitive search.
+    """
 
     name: str
     category: str
     weight: float
     pattern: re.Pattern[str]
+    gates: tuple[Gate, ...] = ()
+
+    def may_match(self, folded: str, tokens: frozenset[str], ascii_text: bool) -> bool:
+        """False only when ``pattern`` cannot match the text ``folded`` was made from."""
+        return all(g.holds(folded, tokens, ascii_text) for g in self.gates)
 
 
 @dataclass(frozen=True)
@@ -38,8 +68,24 @@ class RuleHit:
     end: int
 
 
-def _r(name: str, category: str, weight: float, pattern: str) -> Rule:
-    return Rule(name, category, weight, re.compile(pattern, _F))
+def _r(name: str, category: str, weight: float, pattern: str, *gates: str) -> Rule:
+    """A rule; each gate is ``"w:word word ..."`` (whole tokens) and/or ``"s:stem|stem"`` (substrings,
+    ``\\|`` for a literal bar), joined by ``;``."""
+    return Rule(name, category, weight, re.compile(pattern, _F), tuple(_gate(g) for g in gates))
+
+
+def _gate(spec: str) -> Gate:
+    words: list[str] = []
+    stems: list[str] = []
+    for part in spec.split(";"):
+        kind, _, body = part.strip().partition(":")
+        if kind == "w":
+            words += [ignorecase_fold(w) for w in body.split()]
+        elif kind == "s":
+            stems += [ignorecase_fold(x.replace("\\|", "|")) for x in re.split(r"(?<!\\)\|", body)]
+        else:
+            raise ValueError(f"gate part {part!r} must start with 'w:' or 's:'")
+    return Gate(frozenset(words), tuple(stems))
 
 
 _G = r"[^.\n]{0,40}?"  # a bounded gap inside one sentence
@@ -56,6 +102,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         + _G
         + r"\b(?:instructions?|directives?|prompts?|rules|guidelines|commands?|constraints|programming"
         r"|guardrails|policies|restrictions|context|orders)\b",
+        "w:ignore disregard forget skip override bypass discard abandon drop",
     ),
     _r(
         "override_told",
@@ -63,6 +110,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"\b(?:ignore|disregard|forget)\b[^.\n]{0,20}\b(?:everything|anything|all)\b[^.\n]{0,30}"
         r"\b(?:told|said|been given|instructed|above|before)\b",
+        "w:ignore disregard forget",
     ),
     _r(
         "override_es",
@@ -71,6 +119,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:ignora|ignore|olvida|olvide|omite|descarta|desatiende|haz caso omiso)\w*\b"
         + _G
         + r"\b(?:instrucciones|indicaciones|reglas|directrices|[oó]rdenes)\b",
+        "w:instrucciones indicaciones reglas directrices ordenes órdenes",
     ),
     _r(
         "override_fr",
@@ -79,6 +128,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:ignore|ignorez|oublie|oubliez|fais abstraction|ne tiens pas compte|ne tenez pas compte)\w*\b"
         + _G
         + r"\b(?:instructions?|consignes?|r[èe]gles|directives)\b",
+        "w:instruction instructions consigne consignes règles regles directives",
     ),
     _r(
         "override_de",
@@ -87,6 +137,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:ignorier\w*|vergiss|vergessen sie|missachte\w*|übergehe\w*)\b"
         + _G
         + r"\b(?:anweisungen|instruktionen|regeln|vorgaben|befehle|richtlinien)\b",
+        "w:anweisungen instruktionen regeln vorgaben befehle richtlinien",
     ),
     _r(
         "override_it",
@@ -95,6 +146,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:ignora|ignori|ignorate|dimentica|dimentichi|trascura|non considerare)\b"
         + _G
         + r"\b(?:istruzioni|indicazioni|regole|direttive)\b",
+        "w:istruzioni indicazioni regole direttive",
     ),
     _r(
         "override_pt",
@@ -103,6 +155,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:ignore|ignora|esque[çc]a|esquece|desconsidere|desconsidera|despreze)\b"
         + _G
         + r"\b(?:instru[çc][õo]es|regras|diretrizes|orienta[çc][õo]es)\b",
+        "w:instruções instrucões instruçoes instrucoes regras diretrizes orientações orientacões orientaçoes orientacoes",
     ),
     _r(
         "override_ru",
@@ -110,25 +163,38 @@ INJECTION_RULES: tuple[Rule, ...] = (
         0.95,
         r"(?:игнорир\w*|проигнорир\w*|забудь\w*|забуд\w*|не обращай\w*)[^.\n]{0,40}?"
         r"(?:инструкци\w*|указани\w*|правил\w*|команд\w*)",
+        "s:игнорир|забуд|не обращай",
     ),
     _r(
         "override_zh",
         "injection",
         0.95,
         r"(?:忽略|忽视|无视|忘记|忘掉|不要理会|不要遵守)[^。\n]{0,12}?(?:指令|指示|说明|规则|提示|要求|设定)",
+        "s:忽略|忽视|无视|忘记|忘掉|不要理会|不要遵守",
     ),
-    _r("override_ja", "injection", 0.95, r"(?:指示|命令|ルール|設定|プロンプト)[^。\n]{0,8}?(?:無視|忘れ)"),
+    _r(
+        "override_ja",
+        "injection",
+        0.95,
+        r"(?:指示|命令|ルール|設定|プロンプト)[^。\n]{0,8}?(?:無視|忘れ)",
+        "s:無視|忘れ",
+    ),
     _r(
         "new_instructions",
         "injection",
         0.75,
         r"\b(?:new|updated|real|actual|true)\s+(?:instructions?|task|directive|system prompt)\s*[:：]",
+        "w:new updated real actual true",
+        "w:instruction instructions task directive prompt",
+        "s::|：",
     ),
     _r(
         "from_now_on",
         "injection",
         0.6,
         r"\bfrom now on\b[^.\n]{0,40}\b(?:you (?:will|must|are|shall)|respond|answer|act|only)\b",
+        "w:now",
+        "s:from now on",
     ),
     # Fake system / role tags and chat-template tokens.
     _r(
@@ -136,6 +202,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         "injection",
         0.95,
         r"<\|(?:im_start|im_end|system|endoftext|start_header_id|eot_id|user|assistant)\|>|\[/?INST\]|<</?SYS>>",
+        r"s:<\||[inst]|[/inst]|<<sys>>|<</sys>>",
     ),
     _r(
         "fake_system_tag",
@@ -143,6 +210,8 @@ INJECTION_RULES: tuple[Rule, ...] = (
         0.85,
         r"(?:^|[\[<({])\s*(?:system|sys|admin|developer|root)\s*(?:mode|override|message|prompt|update)?"
         r"\s*(?:[\]>)}]|:)\s*(?=\S)[^\n]{0,60}\b(?:ignore|must|now|override|activated|enabled|instruct)",
+        "w:system sys admin developer root",
+        "w:ignore must now override activated enabled; s:instruct",
     ),
     _r(
         "system_mode",
@@ -150,6 +219,8 @@ INJECTION_RULES: tuple[Rule, ...] = (
         0.85,
         r"\b(?:system|admin|maintenance|debug|god|sudo|root)\s+(?:mode|override|access)\b[^.\n]{0,30}"
         r"\b(?:activated|enabled|engaged|on|granted|unlocked)\b",
+        "w:system admin maintenance debug god sudo root",
+        "w:mode override access",
     ),
     # Delimiter attacks: a fence of symbols that pretends to end the prompt.
     _r(
@@ -157,12 +228,15 @@ INJECTION_RULES: tuple[Rule, ...] = (
         "injection",
         0.8,
         r"(?:-{6,}|={6,}|#{6,}|\*{6,}|~{6,})\s*(?:end\b|new\b|system|instructions?|ignore|begin)",
+        "s:------|======|######|******|~~~~~~",
     ),
     _r(
         "end_of_prompt",
         "injection",
         0.8,
         r"\b(?:end|stop) of (?:the )?(?:system )?(?:prompt|instructions|context|document)\b",
+        "w:prompt instructions context document",
+        "s:end of|stop of",
     ),
     # Payload splitting: variables glued together into the real request.
     _r(
@@ -170,29 +244,42 @@ INJECTION_RULES: tuple[Rule, ...] = (
         "injection",
         0.8,
         r"\b(?:concatenate|combine|join)\b[^.\n]{0,40}\b(?:strings?|variables?|parts?|[a-z]\s*\+\s*[a-z])\b",
+        "w:concatenate combine join",
     ),
     _r(
         "payload_concat",
         "injection",
         0.8,
         r"\b(?:write down|print|output|give me|compute|form)\b[^.\n]{0,20}?\b[a-z]\s*=\s*[a-z]\s*\+\s*[a-z]\b",
+        "s:=",
+        "s:+",
     ),
     _r(
         "goal_hijack_say",
         "injection",
         0.7,
         r"\b(?:just|only)\s+(?:say|print|output|write|respond with)\s*[\"'“]",
+        "w:just only",
+        "w:say print output write respond",
     ),
     # Role-play jailbreaks.
-    _r("dan", "jailbreak", 0.95, r"\bDAN\b[^.\n]{0,60}\bdo anything now\b|\bdo anything now\b"),
+    _r(
+        "dan",
+        "jailbreak",
+        0.95,
+        r"\bDAN\b[^.\n]{0,60}\bdo anything now\b|\bdo anything now\b",
+        "w:anything",
+        "s:do anything now",
+    ),
     _r(
         "developer_mode",
         "jailbreak",
         0.9,
         r"\b(?:developer|dev|jailbreak|god|unrestricted|unfiltered|evil|chaos)\s+mode\b[^.\n]{0,40}"
         r"\b(?:enabled|activated|on|engaged)\b|\benable\s+(?:developer|dev|jailbreak)\s+mode\b",
+        "w:mode",
     ),
-    _r("jailbreak_word", "jailbreak", 0.8, r"\bjail\s?br(?:oken|eak)\b"),
+    _r("jailbreak_word", "jailbreak", 0.8, r"\bjail\s?br(?:oken|eak)\b", "w:jail jailbreak jailbroken"),
     _r(
         "no_restrictions",
         "jailbreak",
@@ -200,12 +287,15 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:without|no|free (?:of|from)|bypass\w*|ignore\w*|not bound by)\s+(?:any\s+)?"
         r"(?:moral|ethical|content|safety|openai|anthropic)?\s*(?:restrictions|filters|limitations|guidelines"
         r"|censorship|rules|policies|boundaries)\b",
+        "w:without no free bound; s:bypass|ignore",
+        "s:restrictions|filters|limitations|guidelines|censorship|rules|policies|boundaries",
     ),
     _r(
         "amoral_persona",
         "jailbreak",
         0.8,
         r"\b(?:amoral|unfiltered|uncensored|unrestricted|unethical)\s+(?:ai|chatbot|assistant|model|bot|character)\b",
+        "w:amoral unfiltered uncensored unrestricted unethical",
     ),
     _r(
         "never_refuse",
@@ -213,12 +303,16 @@ INJECTION_RULES: tuple[Rule, ...] = (
         0.8,
         r"\b(?:never|will not|won't|cannot|can't|must not)\s+(?:refuse|decline|say no|deny)\b"
         r"|\bstay(?:s)? in character\b",
+        "w:refuse decline say deny character",
     ),
     _r(
         "two_responses",
         "jailbreak",
         0.7,
         r"\btwo (?:different )?(?:responses|answers|paragraphs)\b[^.\n]{0,80}\b(?:normal|classic|filtered)\b",
+        "w:two",
+        "w:responses answers paragraphs",
+        "w:normal classic filtered",
     ),
     _r(
         "no_restrictions_ml",
@@ -229,6 +323,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"|senza (?:alcuna )?(?:restrizion[ei]|censura|filtri|limiti)|sem (?:nenhuma )?(?:restri[çc][õo]es|"
         r"censura|filtros|limites)|без (?:каких-либо )?(?:ограничений|цензуры|фильтров)|没有(?:任何)?(?:限制|审查|过滤)"
         r"|不受(?:任何)?(?:限制|约束)|制限(?:なし|のない|を解除)|検閲なし",
+        "s:sin |sans |ohne |senza |sem |без |没有|不受|制限|検閲なし",
     ),
 )
 
@@ -242,6 +337,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         r"\b(?:your|the|its|ur)\s+(?:\w+\s+){0,2}?(?:system\s*(?:prompt|message|instructions?)|initial\s+"
         r"(?:prompt|instructions?)|original\s+(?:prompt|instructions?)|hidden\s+(?:prompt|instructions?)|"
         r"pre-?prompt|starting instructions|secret instructions|previous instructions)\b",
+        "w:print show reveal display output repeat tell give share dump leak write recite spell translate encode what",
+        "s:system|initial|original|hidden|prompt|starting|secret|previous",
     ),
     _r(
         "show_your_prompt_en",
@@ -249,6 +346,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.85,
         r"\b(?:print|show|reveal|display|output|repeat|tell me|give me|dump|leak|recite|what (?:are|were))\b"
         r"[^.\n?]{0,20}?\b(?:your|ur)\s+(?:\w+\s+)?(?:instructions|prompt|configuration)\b",
+        "w:your ur",
+        "w:instructions prompt configuration",
     ),
     _r(
         "text_above",
@@ -257,6 +356,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         r"\b(?:repeat|print|output|copy|show|return|reveal)\b[^.\n]{0,20}?\b(?:the |all |everything |all the )?"
         r"(?:text|words|everything|instructions|content|conversation|messages)\s+(?:above|before this|so far"
         r"|preceding|prior to this)\b",
+        "w:repeat print output copy show return reveal",
+        "w:above before far preceding prior",
     ),
     _r(
         "above_text",
@@ -264,6 +365,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.85,
         r"\b(?:repeat|print|output|copy|show|reveal|translate)\b[^.\n]{0,12}?\bthe above (?:text|words|instructions"
         r"|content|prompt|message)",
+        "w:repeat print output copy show reveal translate",
+        "s:the above ",
     ),
     _r(
         "told_before",
@@ -271,6 +374,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"\bwhat (?:were|was|have) you (?:been )?(?:told|instructed|given|programmed)\b"
         r"|\bwhat are you not (?:supposed|allowed) to (?:tell|say|reveal)\b",
+        "w:what",
+        "w:told instructed given programmed tell say reveal",
     ),
     _r(
         "start_with",
@@ -279,12 +384,16 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         r"\b(?:start|begin)\w* (?:your (?:answer|response|reply) )?with\s*[\"'“](?:my instructions|you are|"
         r"i was instructed|the system prompt)|complete (?:this|the) sentence\s*:?\s*[\"'“]i was (?:instructed|told)"
         r"|\bthe system prompt is\s*:",
+        "w:with sentence prompt",
+        "s:start|begin|complete|the system prompt is",
+        "s:my instructions|you are|i was|the system prompt",
     ),
     _r(
         "code_extraction",
         "system_prompt_extraction",
         0.9,
         r"console\.log\(\s*system_?prompt|print\(\s*system_?prompt|<system_prompt>|output initialization",
+        "s:system_prompt|systemprompt|output initialization",
     ),
     _r(
         "show_prompt_es",
@@ -292,6 +401,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"\b(?:muestra|mu[eé]strame|revela|rev[eé]lame|repite|dime|imprime|escribe)\b[^.\n]{0,30}"
         r"\b(?:tu|tus|el|las)\s+(?:prompt|mensaje|instrucciones)\s*(?:del|de)?\s*(?:sistema|iniciales|originales)",
+        "s:sistema|iniciales|originales",
     ),
     _r(
         "show_prompt_fr",
@@ -300,6 +410,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         r"\b(?:affiche|montre|montrez|r[ée]v[èe]le|r[ée]p[èe]te|r[ée]p[ée]tez|donne|[ée]cris|dis)\w*\b"
         r"[^.\n]{0,30}\b(?:ton|ta|tes|votre|vos|le|les)\s+(?:prompt|message|instructions|consignes)\s*"
         r"(?:syst[èe]me|initiales?|d'origine|originales?)",
+        "s:système|systeme|initiale|d'origine|originale",
     ),
     _r(
         "show_prompt_de",
@@ -308,6 +419,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         r"\b(?:zeig\w*|gib|wiederhole\w*|verrate\w*|nenne\w*|schreib\w*)\b[^.\n]{0,40}"
         r"\b(?:system-?prompt|systemnachricht|systemanweisung\w*|(?:ursprünglichen|anfänglichen|ersten|geheimen)"
         r"\s+(?:anweisungen|instruktionen))",
+        "s:system|anweisungen|instruktionen",
     ),
     _r(
         "show_prompt_it",
@@ -315,6 +427,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"\b(?:mostra\w*|rivela\w*|ripeti\w*|dimmi|stampa|scrivi)\b[^.\n]{0,30}\b(?:prompt di sistema|"
         r"messaggio di sistema|(?:tue|le tue) istruzioni (?:iniziali|originali|segrete))",
+        "s:prompt di sistema|messaggio di sistema|istruzioni",
     ),
     _r(
         "show_prompt_pt",
@@ -322,6 +435,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"\b(?:mostre|mostra|revele|revela|repita|repete|diga|imprima|escreva)\b[^.\n]{0,30}"
         r"\b(?:prompt d[eo] sistema|mensagem d[eo] sistema|(?:suas|tuas) instru[çc][õo]es (?:iniciais|originais))",
+        "s:sistema|instru",
     ),
     _r(
         "show_prompt_ru",
@@ -329,6 +443,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"(?:покажи|выведи|повтори|раскрой|напиши|скажи)\w*[^.\n]{0,30}(?:системн\w+ (?:промпт|подсказк\w*|"
         r"инструкци\w*|сообщени\w*)|сво\w+ (?:исходн\w+|первоначальн\w+|скрыт\w+)? ?инструкци\w*)",
+        "s:системн|инструкци",
     ),
     _r(
         "show_prompt_zh",
@@ -336,6 +451,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"(?:显示|输出|告诉我|重复|打印|展示|泄露|给我看)[^。\n]{0,10}?(?:系统提示|系统指令|初始指令|你的指令|"
         r"原始指令|你的提示词|系统消息)",
+        "s:系统提示|系统指令|初始指令|你的指令|原始指令|你的提示词|系统消息",
     ),
     _r(
         "show_prompt_ja",
@@ -343,6 +459,7 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         0.9,
         r"(?:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ)[^。\n]{0,8}?"
         r"(?:表示|教え|出力|繰り返|見せ|書き出)",
+        "s:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ",
     ),
 )
 
@@ -351,14 +468,69 @@ MAX_RULE_CHARS = 120_000
 """Rules read at most this much: the first 90,000 and the last 30,000 characters."""
 
 
+@dataclass(frozen=True)
+class _GateIndex:
+    """Rules by the keywords of their first gate, so a text only visits the rules it may match."""
+
+    by_word: dict[str, tuple[int, ...]]
+    words: frozenset[str]
+    by_stem: tuple[tuple[int, Gate], ...]
+    always: tuple[int, ...]
+
+
+_INDEXES: dict[int, tuple[tuple[Rule, ...], _GateIndex]] = {}
+
+
+def _index(rules: tuple[Rule, ...]) -> _GateIndex:
+    cached = _INDEXES.get(id(rules))
+    if cached is not None and cached[0] is rules:
+        return cached[1]
+    by_word: dict[str, list[int]] = {}
+    by_stem: list[tuple[int, Gate]] = []
+    always: list[int] = []
+    for i, rule in enumerate(rules):
+        if not rule.gates:
+            always.append(i)
+            continue
+        first = rule.gates[0]
+        for w in first.words:
+            by_word.setdefault(w, []).append(i)
+        if first.stems:
+            by_stem.append((i, Gate(frozenset(), first.stems)))
+    index = _GateIndex(
+        {w: tuple(v) for w, v in by_word.items()}, frozenset(by_word), tuple(by_stem), tuple(always)
+    )
+    if len(_INDEXES) > 64:
+        _INDEXES.clear()
+    _INDEXES[id(rules)] = (rules, index)
+    return index
+
+
 def run_rules(text: str, rules: tuple[Rule, ...]) -> list[RuleHit]:
-    """Every rule's first match in ``text`` (one hit per rule is enough to score it)."""
+    """Every rule's first match in ``text`` (one hit per rule is enough to score it).
+
+    A rule's regex runs only when its gates hold (:meth:`Rule.may_match`); rules are still reported
+    in their order in ``rules``.
+    """
     parts = [(0, text)]
     if len(text) > MAX_RULE_CHARS:
         tail = len(text) - 30_000
         parts = [(0, text[:90_000]), (tail, text[tail:])]
+    folded = ignorecase_fold(text)
+    words = word_tokens(folded)
+    ascii_text = folded.isascii()
+    index = _index(rules)
+    candidates = set(index.always)
+    for w in index.words.intersection(words):
+        candidates.update(index.by_word[w])
+    for i, gate in index.by_stem:
+        if i not in candidates and gate.holds(folded, words, ascii_text):
+            candidates.add(i)
     hits: list[RuleHit] = []
-    for rule in rules:
+    for i in sorted(candidates):
+        rule = rules[i]
+        if not all(g.holds(folded, words, ascii_text) for g in rule.gates[1:]):
+            continue
         for offset, part in parts:
             m = rule.pattern.search(part)
             if m is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from poise.guard.pii.checks import card_brand, isbn_valid, luhn_valid, ssn_valid
 from poise.guard.pii.entity import PIIEntity
+from poise.guard.pii.patterns import has_digit
 
 __all__ = ["scan_numbers"]
 
@@ -168,6 +169,8 @@ def _pieces(run: str, start: int) -> list[tuple[str, int]]:
 def scan_numbers(text: str) -> list[PIIEntity]:
     """Every card, SSN and phone number in ``text``, in order."""
     out: list[PIIEntity] = []
+    if not has_digit(text):
+        return out
     for m in _RUN_RE.finditer(text):
         run, start = m.group(), m.start()
         if run.startswith("(") and ")" not in run:

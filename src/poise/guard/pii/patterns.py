@@ -11,10 +11,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from poise.guard.normalize import ignorecase_fold
 from poise.guard.pii.checks import IBAN_LENGTHS, iban_valid, ipv6_valid, shannon_entropy
 from poise.guard.pii.entity import PIIEntity
 
-__all__ = ["RECOGNIZERS"]
+__all__ = ["RECOGNIZERS", "has_digit"]
+
+# Most recognizers need a digit (``\d``: any Unicode decimal digit). ASCII text is checked with one
+# ``bytes.translate`` and a byte search; other text with the regex itself.
+_DIGIT_SHAPE = bytes(ord("0") if 0x30 <= i <= 0x39 else ord("x") for i in range(256))
+_DIGIT_RE = re.compile(r"\d")
+
+
+def has_digit(text: str) -> bool:
+    """Whether ``text`` contains a decimal digit (what ``\\d`` matches)."""
+    if text.isascii():
+        return b"0" in text.encode("ascii").translate(_DIGIT_SHAPE)
+    return _DIGIT_RE.search(text) is not None
+
 
 _EMAIL_RE = re.compile(
     r"(?<![\w.%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}+@"
@@ -72,6 +86,17 @@ _ASSIGN_RE = re.compile(
     r"([^\s\"'`,;<>{}()\[\]]{8,200}+)"
 )
 
+# Every keyword of _ASSIGN_RE contains one of these (compared on the IGNORECASE fold).
+_ASSIGN_STEMS = ("pass", "pwd", "secret", "key", "token", "contrase", "senha")
+
+
+def _may_assign(text: str) -> bool:
+    if "=" not in text and ":" not in text:
+        return False
+    folded = ignorecase_fold(text)
+    return any(stem in folded for stem in _ASSIGN_STEMS)
+
+
 _NOT_A_VALUE = ("${", "$(", "%(", "{{", "<", "process.env", "os.environ")
 _DUMMY = ("xxx", "your", "example", "changeme", "placeholder", "redacted")
 
@@ -104,6 +129,8 @@ def _emails(text: str) -> Iterator[PIIEntity]:
 
 
 def _ibans(text: str) -> Iterator[PIIEntity]:
+    if not has_digit(text):
+        return
     for m in _IBAN_RE.finditer(text):
         country = m.group(1)
         length = IBAN_LENGTHS.get(country)
@@ -127,7 +154,7 @@ def _ibans(text: str) -> Iterator[PIIEntity]:
 
 
 def _ips(text: str) -> Iterator[PIIEntity]:
-    if "." in text:
+    if "." in text and has_digit(text):
         for m in _IPV4_RE.finditer(text):
             if _VERSION_WORDS.search(text[max(0, m.start() - 12) : m.start()]):
                 continue
@@ -138,12 +165,18 @@ def _ips(text: str) -> Iterator[PIIEntity]:
                 yield PIIEntity("IPV6", m.start(), m.end(), m.group(), 0.9, "IPv6 address")
 
 
+_MARKERS = tuple(dict.fromkeys(m for _, _, markers, _ in _KEY_PATTERNS for m in markers))
+
+
 def _keys(text: str) -> Iterator[PIIEntity]:
-    for type_, reason, markers, pattern in _KEY_PATTERNS:
-        if not any(marker in text for marker in markers):
+    present = {m for m in _MARKERS if m in text}
+    for type_, reason, markers, pattern in _KEY_PATTERNS if present else ():
+        if present.isdisjoint(markers):
             continue
         for m in pattern.finditer(text):
             yield PIIEntity(type_, m.start(), m.end(), m.group(), 0.99, reason)
+    if not _may_assign(text):
+        return
     for m in _ASSIGN_RE.finditer(text):
         value = m.group(1)
         if value.startswith(_NOT_A_VALUE) or value.lower().startswith(_DUMMY) or not value.strip("*x."):
@@ -159,6 +192,8 @@ def _keys(text: str) -> Iterator[PIIEntity]:
 
 
 def _addresses(text: str) -> Iterator[PIIEntity]:
+    if not has_digit(text):  # every address form carries a house number
+        return
     for reason, pattern in _ADDRESS_RES:
         for m in pattern.finditer(text):
             value = m.group().rstrip(".,")
