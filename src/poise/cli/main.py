@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from poise.cli import audit, chat, guard, models, persona, serve
+from poise.cli import align, audit, chat, guard, models, persona, serve
 from poise.cli import eval as eval_cli
 from poise.errors import ModelError, PoiseError
 
@@ -31,6 +31,7 @@ app.add_typer(persona.app, name="persona")
 app.add_typer(audit.app, name="audit")
 app.add_typer(serve.app, name="serve")
 app.add_typer(guard.app, name="guard")
+app.add_typer(align.app, name="align")
 app.add_typer(eval_cli.app, name="eval")
 
 err_console = Console(stderr=True)
