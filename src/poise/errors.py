@@ -26,7 +26,8 @@ attributes and says in its message what went wrong *and how to fix it*::
     ├── AuditError                   the audit store cannot be opened or written (``.path``)
     ├── CritiqueParseError           a critic's critique or preference could not be parsed (``.raw``)
     ├── DatasetError                 an eval dataset or response file is malformed (``.path``, ``.line``)
-    └── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
+    ├── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
+    └── APIError                     (poise.server.errors) a gateway request error with its HTTP status
 
 A block by a guardrail is a *result*, never an exception.
 """
