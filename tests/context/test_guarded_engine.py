@@ -65,7 +65,7 @@ async def test_a_reply_that_leaks_the_canary_is_blocked():
     turn = await engine.send("What's the weather like for card deliveries?")
     assert turn.finish_reason == "content_filter" and "pz-" not in turn.reply
     reasons = turn.to_dict()["trace"]["guard"]["output"]["reasons"]
-    assert any(r["category"] == "canary" for r in reasons)
+    assert any(r["category"] == "canary" for r in reasons), turn.trace.guard.output.errors
 
 
 async def test_each_session_gets_its_own_stable_canary():
@@ -147,3 +147,11 @@ async def test_streamed_placeholders_are_restored_even_when_split_across_chunks(
     stream = placeholders.stream()
     pieces = [stream.feed(c) for c in ("Mail [EM", "AIL_", "1] sent [not a placeholder", "]")]
     assert "".join(pieces) + stream.flush() == "Mail jane.doe@example.com sent [not a placeholder]"
+
+
+async def test_tier_can_be_set_per_call():
+    model = ScriptedModel(lambda messages, params: f"Done: {messages[-1].content}")
+    engine = engine_for(model)  # anonymous by default
+    text = "Send the statement to jane.doe@example.com please"
+    assert "jane.doe@example.com" not in (await engine.send(text)).reply
+    assert "jane.doe@example.com" in (await engine.send(text, tier="trusted")).reply

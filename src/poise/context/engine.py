@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from poise.context.summarize import summarize_history
 from poise.context.window import ContextWindow, WindowPlan
 from poise.errors import ModelError, SessionError
 from poise.guard.pipeline import GuardVerdict
-from poise.guard.rails import GuardContext
+from poise.guard.rails import GuardContext, Tier
 from poise.guard.streaming import StreamGuard
 from poise.instructions.types import InstructionResult, RequestContext, UserProfile
 from poise.models.types import ChatChunk, ChatMessage, ChatModel, GenerationParams, Usage
@@ -222,11 +222,6 @@ class ConversationEngine:
                 plan = self.window.plan(prompt.text, history, text, summary=summary, reminder=reminder)
         user_seq = self.store.append(session_id, "user", text, status="pending")
         self._reinforce.discard(session_id)
-        guard_ctx = None
-        if self.guard is not None:
-            guard_ctx = self.guard.context(
-                self.persona, user_text=text, system_prompt=prompt.text, canary=canary
-            )
         return _Prepared(
             session_id,
             turn,
@@ -237,7 +232,6 @@ class ConversationEngine:
             plan,
             text,
             summary_error,
-            guard_ctx,
         )
 
     def _finish(
@@ -277,16 +271,21 @@ class ConversationEngine:
         user: UserProfile | None = None,
         now: datetime | None = None,
         remind: bool = False,
+        tier: Tier | None = None,
+        tenant: str | None = None,
     ) -> TurnResult:
         """Send one user message and return the persona's reply.
 
         Raises:
             ModelError: the backend failed; the user message is kept as ``failed``.
             ContextBudgetError: the persona or the message cannot fit the model's context.
+
+        ``tier`` and ``tenant`` override the engine's guard settings for this call (a gateway
+        serving many API keys from one engine).
         """
         if not text.strip():
             raise SessionError("empty message: type something to send", session_id=session_id)
-        prep = await self._guarded_prepare(text, session_id, user, now, remind)
+        prep = await self._guarded_prepare(text, session_id, user, now, remind, tier, tenant)
         if prep.input_verdict is not None and prep.input_verdict.blocked:
             return self._finish(prep, self._refusal(prep.input_verdict, prep), Usage(), "content_filter")
         try:
@@ -305,22 +304,37 @@ class ConversationEngine:
         return self._finish(prep, reply, response.usage, finish, verdict)
 
     async def _guarded_prepare(
-        self, text: str, session_id: str | None, user: UserProfile | None, now: datetime | None, remind: bool
+        self,
+        text: str,
+        session_id: str | None,
+        user: UserProfile | None,
+        now: datetime | None,
+        remind: bool,
+        tier: Tier | None = None,
+        tenant: str | None = None,
     ) -> _Prepared:
         """Input rails first: a redacted message is what the model and the session store see."""
-        verdict = None
-        if self.guard is not None:
-            if session_id is None:
-                session_id = self.start_session()  # placeholders are per session
-            ctx = self.guard.context(self.persona, user_text=text)
-            verdict = await self.guard.pipeline.check_input(text, ctx)
-            if verdict.action == "redact" and verdict.text is not None:
-                if self.guard.restore_redacted:
-                    text = self._placeholders_for(session_id).redact(text, verdict)
-                else:
-                    text = verdict.text
+        if self.guard is None:
+            return await self._prepare(text, session_id, user, now, remind)
+        settings = self.guard
+        if tier is not None or tenant is not None:
+            settings = replace(settings, tier=tier or settings.tier, tenant=tenant or settings.tenant)
+        if session_id is None:
+            session_id = self.start_session()  # placeholders and canaries are per session
+        verdict = await settings.pipeline.check_input(text, settings.context(self.persona, user_text=text))
+        if verdict.action == "redact" and verdict.text is not None:
+            if settings.restore_redacted:
+                text = self._placeholders_for(session_id).redact(text, verdict)
+            else:
+                text = verdict.text
         prep = await self._prepare(text, session_id, user, now, remind)
         prep.input_verdict = verdict
+        prep.guard_ctx = settings.context(
+            self.persona,
+            user_text=text,
+            system_prompt=prep.prompt.text,
+            canary=settings.canary(prep.session_id),
+        )
         return prep
 
     def _placeholders_for(self, session_id: str) -> Placeholders:
@@ -344,11 +358,13 @@ class ConversationEngine:
         user: UserProfile | None = None,
         now: datetime | None = None,
         remind: bool = False,
+        tier: Tier | None = None,
+        tenant: str | None = None,
     ) -> AsyncIterator[ChatChunk | TurnResult]:
         """Like :meth:`send`, yielding :class:`ChatChunk` deltas and finally the :class:`TurnResult`."""
         if not text.strip():
             raise SessionError("empty message: type something to send", session_id=session_id)
-        prep = await self._guarded_prepare(text, session_id, user, now, remind)
+        prep = await self._guarded_prepare(text, session_id, user, now, remind, tier, tenant)
         if prep.input_verdict is not None and prep.input_verdict.blocked:
             refusal = self._refusal(prep.input_verdict, prep)
             yield ChatChunk(delta=refusal, finish_reason="content_filter")
