@@ -13,7 +13,8 @@ from pathlib import Path
 from poise.guard.injection import InjectionDetector
 from poise.guard.injection.classifier import ARTIFACT_DIR
 from poise.guard.injection.dataset import load_examples, text_key
-from poise.guard.injection.evaluate import evaluate, format_report, percentile
+from poise.guard.injection.evaluate import evaluate, format_report, operating_points, percentile
+from poise.guard.policy import load_policy
 
 
 def main() -> None:
@@ -25,9 +26,18 @@ def main() -> None:
     manifest = json.loads((ARTIFACT_DIR / "split_manifest.json").read_text(encoding="utf-8"))
     test = [ex for ex in load_examples(args.data) if manifest.get(text_key(ex.text)) == "test"]
     full = InjectionDetector()
-    print(f"# held-out test split: {len(test)} texts, threshold {full.threshold:.4f}\n")
+    rule = next(r for r in load_policy().spec.rules if r.id == "prompt-attacks")
+    block = rule.thresholds.for_tier("anonymous").get("block")
+    print(f"# held-out test split: {len(test)} texts, threshold {full.threshold:.4f}")
+    print(f"default policy blocks prompt attacks at {block} (anonymous tier)\n")
     print("## rules + classifier\n")
-    print(format_report(evaluate(full, test)))
+    report = evaluate(full, test)
+    print(format_report(report))
+    op = operating_points(report.scores)
+    print(
+        f"\noperating points (threshold picked on this split, an oracle): recall at FPR 2 % "
+        f"{op.recall_at_fpr:.3f}, FPR at recall 95 % {op.fpr_at_recall:.3f}"
+    )
     print("\n## rules only\n")
     print(format_report(evaluate(InjectionDetector(use_classifier=False, threshold=full.threshold), test)))
     # ~1k tokens of English is ~4,500 characters.

@@ -148,7 +148,9 @@ def test_policy_version_changes_with_the_rules_not_the_path(tmp_path: Path):
     copy = tmp_path / "copy.yaml"
     copy.write_text(shipped.path.read_text(encoding="utf-8"), encoding="utf-8")  # type: ignore[union-attr]
     assert policy_version(load_policy(copy)) == policy_version(shipped)
-    copy.write_text(copy.read_text(encoding="utf-8").replace("block: 0.77", "block: 0.7"), encoding="utf-8")
+    copy.write_text(
+        copy.read_text(encoding="utf-8").replace("{log: 0.3, block:", "{log: 0.31, block:"), encoding="utf-8"
+    )
     assert policy_version(load_policy(copy)) != policy_version(shipped)
 
 

@@ -29,6 +29,8 @@ __all__ = ["OWN_DATA_DIR", "Example", "assign_splits", "load_examples", "text_ke
 
 OWN_DATA_DIR = Path(__file__).parent / "data"
 SPLIT_FRACTIONS = {"test": 0.2, "val": 0.15}
+OWN_SPLIT_FRACTIONS = {"test": 0.33, "val": 0.15}
+"""Our own examples hold out a third for test, so each language's test FPR rests on >= 20 texts."""
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,9 @@ def assign_splits(examples: list[Example], *, seed: int = 13, jaccard: float = 0
             key=lambda r: hashlib.sha256(f"{seed}:{text_key(examples[r].text)}".encode()).hexdigest(),
         )
         n = len(roots_in)
-        n_test = round(n * SPLIT_FRACTIONS["test"]) if n >= 3 else 0
-        n_val = round(n * SPLIT_FRACTIONS["val"]) if n >= 4 else 0
+        fractions = OWN_SPLIT_FRACTIONS if key[0].startswith("own_") else SPLIT_FRACTIONS
+        n_test = round(n * fractions["test"]) if n >= 3 else 0
+        n_val = round(n * fractions["val"]) if n >= 4 else 0
         if n >= 3:
             n_test = max(1, n_test)
         for k, r in enumerate(roots_in):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,7 +20,16 @@ from pathlib import Path
 from poise.guard.injection.dataset import Example
 from poise.guard.types import Detector
 
-__all__ = ["EvalReport", "GroupMetrics", "evaluate", "format_report", "load_jsonl", "percentile"]
+__all__ = [
+    "EvalReport",
+    "GroupMetrics",
+    "OperatingPoints",
+    "evaluate",
+    "format_report",
+    "load_jsonl",
+    "operating_points",
+    "percentile",
+]
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,8 @@ class EvalReport:
     latency_ms: dict[str, float] = field(default_factory=dict)
     misses: tuple[str, ...] = ()
     false_positives: tuple[str, ...] = ()
+    scores: tuple[tuple[bool, float], ...] = ()
+    """``(is_attack, detector score)`` per example, in order: for threshold-free operating points."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -97,6 +109,47 @@ class EvalReport:
             "by_source": {k: v.as_dict() for k, v in sorted(self.by_source.items())},
             "latency_ms": self.latency_ms,
         }
+
+
+@dataclass(frozen=True)
+class OperatingPoints:
+    """The best trade-offs a labelled set allows, with the threshold picked *on that set* (an oracle).
+
+    They say how far a detector is from a floor such as "recall >= 95 % at FPR <= 2 %"; they are
+    not the shipped operating point, whose threshold was chosen on the validation split.
+    """
+
+    recall_at_fpr: float
+    """Highest recall whose FPR stays within :attr:`max_fpr`."""
+    fpr_at_recall: float
+    """Lowest FPR whose recall reaches :attr:`min_recall`."""
+    max_fpr: float
+    min_recall: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            f"recall_at_fpr_{self.max_fpr:g}": round(self.recall_at_fpr, 4),
+            f"fpr_at_recall_{self.min_recall:g}": round(self.fpr_at_recall, 4),
+        }
+
+
+def operating_points(
+    scores: Iterable[tuple[bool, float]], *, max_fpr: float = 0.02, min_recall: float = 0.95
+) -> OperatingPoints:
+    """Recall at ``max_fpr`` and FPR at ``min_recall`` over ``(is_attack, score)`` pairs (score >= t)."""
+    pairs = list(scores)
+    attacks = sorted((s for a, s in pairs if a), reverse=True)
+    benign = sorted((s for a, s in pairs if not a), reverse=True)
+    if not attacks or not benign:
+        return OperatingPoints(0.0, 0.0, max_fpr, min_recall)
+    allowed = int(max_fpr * len(benign))  # this many benign texts may be flagged
+    # flag strictly above the (allowed+1)-th highest benign score
+    cut = benign[allowed] if allowed < len(benign) else float("-inf")
+    recall = sum(s > cut for s in attacks) / len(attacks)
+    needed = min(len(attacks), max(1, math.ceil(min_recall * len(attacks) - 1e-9)))
+    t = attacks[needed - 1]  # the lowest threshold that still flags `needed` attacks
+    fpr = sum(s >= t for s in benign) / len(benign)
+    return OperatingPoints(recall, fpr, max_fpr, min_recall)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -115,11 +168,14 @@ def evaluate(detector: Detector, examples: Iterable[Example]) -> EvalReport:
     latencies: list[float] = []
     misses: list[str] = []
     fps: list[str] = []
+    scored: list[tuple[bool, float]] = []
     for ex in examples:
         attack = ex.label == "attack"
         t0 = time.perf_counter()
-        flagged = detector.detect(ex.text).flagged
+        result = detector.detect(ex.text)
         latencies.append((time.perf_counter() - t0) * 1000)
+        flagged = result.flagged
+        scored.append((attack, result.score))
         overall = overall.add(attack, flagged)
         for kind, key in (
             ("category", ex.category if attack else "benign"),
@@ -142,6 +198,7 @@ def evaluate(detector: Detector, examples: Iterable[Example]) -> EvalReport:
         lat,
         tuple(misses),
         tuple(fps),
+        tuple(scored),
     )
 
 

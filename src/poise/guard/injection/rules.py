@@ -3,10 +3,13 @@
 
 Rules run on the *normalized* text (see :mod:`poise.guard.normalize`), so they only need to know
 plain spellings. Gaps between keywords are bounded (``[^.\\n]{0,40}``) and every class is simple,
-which keeps each regex linear in the input. Languages: en, es, fr, de, it, pt, ru, zh, ja.
+which keeps each regex linear in the input. Languages: en, es, fr, de, it, pt, ru, zh, ja; instruction
+override also in ko, el, hi, ar, nl, pl, tr, id.
 
 A rule's ``weight`` is its score when it fires alone: 0.9+ for phrases that are attacks in any
 context ("ignore all previous instructions"), lower for signals that need the classifier's support.
+A weight under 0.5 (the lowest threshold training may choose) never blocks on its own: it is
+evidence for the audit trail and the ``log`` action only.
 """
 
 from __future__ import annotations
@@ -125,9 +128,8 @@ INJECTION_RULES: tuple[Rule, ...] = (
         "override_fr",
         "injection",
         0.95,
-        r"\b(?:ignore|ignorez|oublie|oubliez|fais abstraction|ne tiens pas compte|ne tenez pas compte)\w*\b"
-        + _G
-        + r"\b(?:instructions?|consignes?|r[èe]gles|directives)\b",
+        r"\b(?:ignore|ignorez|ignorer|oublie|oubliez|oublier|oublions|fais abstraction|ne tiens pas compte"
+        r"|ne tenez pas compte)\b" + _G + r"\b(?:instructions?|consignes?|r[èe]gles|directives)\b",
         "w:instruction instructions consigne consignes règles regles directives",
     ),
     _r(
@@ -179,6 +181,58 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"(?:指示|命令|ルール|設定|プロンプト)[^。\n]{0,8}?(?:無視|忘れ)",
         "s:無視|忘れ",
     ),
+    # More languages, one override shape each: ko, el, hi, ar, nl, pl, tr, id ("ignore" verbs only:
+    # "I forgot the rules" is not an attack).
+    _r("override_ko", "injection", 0.95, r"(?:지시|지침|명령|규칙)[^.\n]{0,8}?무시", "s:무시"),
+    _r(
+        "override_el",
+        "injection",
+        0.95,
+        r"(?:αγνο|ξέχα|ξεχα)\w*[^.\n]{0,40}?(?:οδηγί|οδηγι|εντολ|κανόν|κανον)\w*",
+        "s:αγνο|ξέχα|ξεχα",
+    ),
+    _r(
+        "override_hi",
+        "injection",
+        0.95,
+        r"(?:निर्देश|आदेश|नियम)[^।\n]{0,20}?(?:अनदेखी|अनदेखा|नज़रअंदाज़|नजरअंदाज)",
+        "s:अनदेख|नज़रअंदाज़|नजरअंदाज",
+    ),
+    _r(
+        "override_ar",
+        "injection",
+        0.95,
+        r"(?:تجاهل|انس|إنس)[^.\n]{0,30}?(?:التعليمات|الأوامر|القواعد|التوجيهات)",
+        "s:تجاهل|انس|إنس",
+    ),
+    _r(
+        "override_nl",
+        "injection",
+        0.95,
+        r"\b(?:negeer|vergeet)\b" + _G + r"\b(?:instructies|regels|opdrachten|richtlijnen)\b",
+        "w:negeer vergeet",
+    ),
+    _r(
+        "override_pl",
+        "injection",
+        0.95,
+        r"\b(?:zignoruj|ignoruj|zapomnij)\b" + _G + r"\b(?:instrukcj\w*|polece\w*|zasad\w*)",
+        "w:zignoruj ignoruj zapomnij",
+    ),
+    _r(
+        "override_tr",
+        "injection",
+        0.95,
+        r"\b(?:talimat|kural|komut)\w*[^.\n]{0,30}?(?:yok say|görmezden gel)",
+        "s:yok say|görmezden",
+    ),
+    _r(
+        "override_id",
+        "injection",
+        0.95,
+        r"\b(?:abaikan|lupakan)\b" + _G + r"\b(?:instruksi|perintah|aturan|petunjuk)\b",
+        "w:abaikan lupakan",
+    ),
     _r(
         "new_instructions",
         "injection",
@@ -191,7 +245,7 @@ INJECTION_RULES: tuple[Rule, ...] = (
     _r(
         "from_now_on",
         "injection",
-        0.6,
+        0.45,  # "from now on answer in British English" is a normal request: needs the classifier
         r"\bfrom now on\b[^.\n]{0,40}\b(?:you (?:will|must|are|shall)|respond|answer|act|only)\b",
         "w:now",
         "s:from now on",
@@ -279,7 +333,8 @@ INJECTION_RULES: tuple[Rule, ...] = (
         r"\b(?:enabled|activated|on|engaged)\b|\benable\s+(?:developer|dev|jailbreak)\s+mode\b",
         "w:mode",
     ),
-    _r("jailbreak_word", "jailbreak", 0.8, r"\bjail\s?br(?:oken|eak)\b", "w:jail jailbreak jailbroken"),
+    # Naming a jailbreak is not one (security classes, iPhones): the word alone needs the classifier.
+    _r("jailbreak_word", "jailbreak", 0.45, r"\bjail\s?br(?:oken|eak)\b", "w:jail jailbreak jailbroken"),
     _r(
         "no_restrictions",
         "jailbreak",
@@ -301,9 +356,9 @@ INJECTION_RULES: tuple[Rule, ...] = (
         "never_refuse",
         "jailbreak",
         0.8,
-        r"\b(?:never|will not|won't|cannot|can't|must not)\s+(?:refuse|decline|say no|deny)\b"
+        r"\b(?:never|will not|won't|cannot|can't|must not)\s+(?:refuse|decline|say no)\b"
         r"|\bstay(?:s)? in character\b",
-        "w:refuse decline say deny character",
+        "w:refuse decline say character",
     ),
     _r(
         "two_responses",
@@ -457,7 +512,8 @@ EXTRACTION_RULES: tuple[Rule, ...] = (
         "show_prompt_ja",
         "system_prompt_extraction",
         0.9,
-        r"(?:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ)[^。\n]{0,8}?"
+        r"(?:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ)"
+        r"(?:(?!書き方|作り方|方法|とは|について)[^。\n]){0,12}?"  # "how to write a system prompt" is benign
         r"(?:表示|教え|出力|繰り返|見せ|書き出)",
         "s:システムプロンプト|初期指示|最初の指示|あなたへの指示|システムメッセージ",
     ),
