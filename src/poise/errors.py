@@ -27,6 +27,7 @@ attributes and says in its message what went wrong *and how to fix it*::
     ├── CritiqueParseError           a critic's critique or preference could not be parsed (``.raw``)
     ├── DatasetError                 an eval dataset or response file is malformed (``.path``, ``.line``)
     ├── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
+    ├── RateLimiterUnavailable       a shared limiter's store (Redis) cannot be reached: fail closed
     └── APIError                     (poise.server.errors) a gateway request error with its HTTP status
 
 A block by a guardrail is a *result*, never an exception.
@@ -187,6 +188,11 @@ class RateLimitExceeded(PoiseError):
         self.limit = limit
         self.key = key
         super().__init__(message)
+
+
+class RateLimiterUnavailable(PoiseError):
+    """A shared rate limiter cannot reach its store (Redis), so it cannot say whether a call is
+    within its limits; the gateway refuses the call (503) rather than allow unlimited traffic."""
 
 
 class PolicyError(ConfigError):

@@ -17,23 +17,28 @@ from rich.console import Console
 from rich.markup import escape
 
 from poise.audit import AuditRecord, SQLiteAuditStore, VerifyReport
+from poise.audit.postgres import PostgresAuditStore, is_postgres_url
 
 app = typer.Typer(help="Verify, tail and export the audit trail.", no_args_is_help=True)
 console = Console()
 err_console = Console(stderr=True)
 
 DbOption = Annotated[
-    Path | None, typer.Option("--db", help="Audit database (default: $POISE_HOME/audit.db).")
+    str | None,
+    typer.Option("--db", help="SQLite file or postgresql://user@host/db (default: $POISE_HOME/audit.db)."),
 ]
 TenantOption = Annotated[str | None, typer.Option("--tenant", help="Only this tenant's chain.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _open(db: Path | None) -> SQLiteAuditStore:
-    return SQLiteAuditStore(db, create=False)
+def _open(db: str | None) -> SQLiteAuditStore | PostgresAuditStore:
+    if is_postgres_url(db):
+        assert db is not None
+        return PostgresAuditStore(db, create=False)
+    return SQLiteAuditStore(Path(db) if db else None, create=False)
 
 
-def _run_verify(db: Path | None, tenant: str | None) -> VerifyReport:
+def _run_verify(db: str | None, tenant: str | None) -> VerifyReport:
     store = _open(db)
     try:
         return asyncio.run(store.verify(tenant))

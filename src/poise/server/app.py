@@ -30,6 +30,7 @@ from poise.server.config import GatewayConfig
 from poise.server.errors import APIError, error_response, to_api_error
 from poise.server.gateway import Gateway, build_gateway
 from poise.server.metrics import CONTENT_TYPE_LATEST
+from poise.server.overload import ConcurrencyLimit
 from poise.server.schemas import (
     ChatCompletionOut,
     ChatCompletionRequest,
@@ -103,7 +104,8 @@ class BodyLimit:
         await self.app(scope, limited, send)
 
 
-def _principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+async def _principal(request: Request, authorization: Annotated[str | None, Header()] = None) -> Principal:
+    # async on purpose: FastAPI runs a sync dependency in its thread pool, a thread hop per request.
     gateway: Gateway = request.app.state.gateway
     return gateway.keyring.authenticate(authorization)
 
@@ -161,7 +163,7 @@ def create_app(
     )
     service = CompletionService(gateway)
     settings = gateway.config.server
-    state = {"ready": False, "in_flight": 0}
+    state = {"ready": False}
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -201,23 +203,6 @@ def create_app(
     async def _bug(request: Request, exc: Exception) -> Response:
         return error_response(to_api_error(exc, request_id=request.headers.get("x-request-id", "")))
 
-    def _enter(ex: Exchange) -> None:
-        if state["in_flight"] >= settings.max_in_flight:
-            gateway.metrics.overloaded.inc()
-            raise APIError(
-                503,
-                f"the gateway is serving its maximum of {settings.max_in_flight} requests; retry shortly",
-                type="api_error",
-                code="overloaded",
-                retry_after=1,
-            )
-        state["in_flight"] += 1
-        gateway.metrics.in_flight.inc()
-
-    def _leave() -> None:
-        state["in_flight"] -= 1
-        gateway.metrics.in_flight.dec()
-
     async def _fail(ex: Exchange, exc: BaseException) -> APIError:
         error = to_api_error(exc, request_id=ex.request_id)
         try:
@@ -240,14 +225,11 @@ def create_app(
         ] = None,
     ) -> Response:
         ex = Exchange(new_request_id(), caller, "chat.completions")
-        _enter(ex)
-        streaming = False
         try:
             if body.stream:
                 source = await service.open_stream(body, ex, x_poise_session)
-                streaming = True
                 return StreamingResponse(
-                    _counted(service.sse(body, ex, source), _leave),
+                    service.sse(body, ex, source),
                     media_type="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Request-Id": ex.request_id},
                 )
@@ -259,9 +241,6 @@ def create_app(
             raise
         except Exception as exc:
             raise await _fail(ex, exc) from None
-        finally:
-            if not streaming:
-                _leave()
 
     @app.get("/v1/models", response_model=ModelListOut, responses=_ERRORS, summary="List the models")
     async def list_models(caller: Caller) -> dict[str, Any]:
@@ -294,7 +273,22 @@ def create_app(
             return error_response(
                 APIError(503, "the gateway is starting or stopping", type="api_error", code="not_ready")
             )
-        return JSONResponse({"status": "ready", "models": len(gateway.routes)})
+        open_circuits = sorted(name for name, b in gateway.breakers.items() if b.state == "open")
+        down = [r.id for r in gateway.routes.values() if not getattr(r.upstream, "available", True)]
+        if down:
+            wait = min((gateway.breakers[name].retry_after() for name in open_circuits), default=1.0)
+            return error_response(
+                APIError(
+                    503,
+                    f"no backend can answer for {', '.join(down)}: circuit breaker open for "
+                    f"{', '.join(open_circuits)}",
+                    type="api_error",
+                    code="upstream_unavailable",
+                    retry_after=max(1.0, wait),
+                )
+            )
+        status = "degraded" if open_circuits else "ready"
+        return JSONResponse({"status": status, "models": len(gateway.routes), "open_circuits": open_circuits})
 
     if settings.metrics:
 
@@ -303,12 +297,6 @@ def create_app(
             return Response(gateway.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Added last, so it runs first: a refused request costs no body read, parse or audit.
+    app.add_middleware(ConcurrencyLimit, max_in_flight=settings.max_in_flight, metrics=gateway.metrics)
     return app
-
-
-async def _counted(body: AsyncIterator[bytes], leave: Callable[[], None]) -> AsyncIterator[bytes]:
-    try:
-        async for chunk in body:
-            yield chunk
-    finally:
-        leave()

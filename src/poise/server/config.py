@@ -26,9 +26,11 @@ __all__ = [
     "AuditConfig",
     "AuthConfig",
     "BackendConfig",
+    "BreakerConfig",
     "GatewayConfig",
     "GuardConfig",
     "KeyConfig",
+    "LimiterConfig",
     "LimitsConfig",
     "ModelRoute",
     "ServerConfig",
@@ -66,6 +68,14 @@ class LimitsConfig(_Strict):
         return RateLimits(self.requests_per_minute, self.tokens_per_minute, self.concurrent_requests)
 
 
+class BreakerConfig(_Strict):
+    """The circuit breaker of a backend (``docs/design/gateway.md``)."""
+
+    failures: int = Field(default=5, gt=0, description="Consecutive failures that open the breaker.")
+    window_s: float = Field(default=30.0, gt=0, description="Failures further apart do not count together.")
+    cooldown_s: float = Field(default=15.0, gt=0, description="How long an open breaker refuses calls.")
+
+
 class BackendConfig(_Strict):
     """One upstream model.
 
@@ -81,6 +91,7 @@ class BackendConfig(_Strict):
     connect_timeout_s: float = Field(default=5.0, gt=0)
     max_retries: int = Field(default=2, ge=0, le=10)
     context_window: int | None = Field(default=None, gt=0)
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     options: dict[str, Any] = Field(
         default_factory=dict, description="Other backend options (n_ctx for local, replies for scripted)."
     )
@@ -96,6 +107,10 @@ class ModelRoute(_Strict):
     id: ModelId
     persona: str = Field(description="A built-in persona name or a persona file (relative to this file).")
     backend: str = Field(description="A key of `backends`.")
+    fallback: str | None = Field(
+        default=None,
+        description="A key of `backends` that answers when `backend` fails or its breaker is open.",
+    )
     description: str = ""
     instructions: str | None = Field(
         default="inherit",
@@ -156,17 +171,58 @@ class SessionsConfig(_Strict):
     )
 
 
+class LimiterConfig(_Strict):
+    """Where rate-limit state lives: in this process, or in Redis shared by every replica.
+
+    With ``redis`` the limits are exact across replicas; when Redis cannot be reached the
+    limited requests fail closed (503), see ``docs/design/rate-limits.md``.
+    """
+
+    backend: Literal["memory", "redis"] = "memory"
+    redis_url: str | None = Field(
+        default=None, description="redis://[:password@]host:port/db, rediss://… or unix://… (backend: redis)."
+    )
+    key_prefix: str = Field(default="poise:rl", min_length=1, description="Prefix of the Redis keys.")
+    timeout_s: float = Field(default=0.5, gt=0, description="Redis connect and reply timeout.")
+    lease_ttl_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="A concurrency slot left by a crashed replica frees itself after this.",
+    )
+
+    @model_validator(mode="after")
+    def _url(self) -> LimiterConfig:
+        if self.backend == "redis":
+            if not self.redis_url:
+                raise ValueError("backend 'redis' needs redis_url (e.g. redis://127.0.0.1:6379/0)")
+            if not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("redis_url must start with redis://, rediss:// or unix://")
+        return self
+
+
 class AuditConfig(_Strict):
     """The audit trail: one hash-chained record per request."""
 
     enabled: bool = True
+    backend: Literal["sqlite", "postgres"] = "sqlite"
     path: str | None = Field(default=None, description="SQLite file (default $POISE_HOME/audit.db).")
+    url: str | None = Field(
+        default=None,
+        description="postgresql://user@host:port/db (backend: postgres); put the password in "
+        "PGPASSWORD or ~/.pgpass rather than here.",
+    )
     wait: bool = Field(
         default=False,
         description="true: a request answers only once its record is committed (every answered "
         "request is on the trail, at the cost of a disk sync per batch in its latency); false: "
         "records are committed in the background a few milliseconds later, in batches.",
     )
+
+    @model_validator(mode="after")
+    def _backend(self) -> AuditConfig:
+        if self.backend == "postgres" and not (self.url or "").startswith(("postgresql://", "postgres://")):
+            raise ValueError("backend 'postgres' needs url: postgresql://user@host:port/db")
+        return self
 
 
 class ServerConfig(_Strict):
@@ -192,6 +248,7 @@ class GatewayConfig(_Strict):
     guard: GuardConfig = Field(default_factory=GuardConfig)
     sessions: SessionsConfig = Field(default_factory=SessionsConfig)
     audit: AuditConfig = Field(default_factory=AuditConfig)
+    limits: LimiterConfig = Field(default_factory=LimiterConfig)
     tenants: dict[str, TenantConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -206,6 +263,13 @@ class GatewayConfig(_Strict):
                     f"models[{i}] ({route.id}) uses backend {route.backend!r}, which `backends` does not "
                     f"define (defined: {', '.join(sorted(self.backends))})"
                 )
+            if route.fallback is not None and route.fallback not in self.backends:
+                raise ValueError(
+                    f"models[{i}] ({route.id}) falls back to backend {route.fallback!r}, which `backends` "
+                    f"does not define (defined: {', '.join(sorted(self.backends))})"
+                )
+            if route.fallback == route.backend:
+                raise ValueError(f"models[{i}] ({route.id}) falls back to its own backend; name another one")
         known = set(ids)
         key_ids: list[str] = []
         hashes: list[str] = []

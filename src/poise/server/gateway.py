@@ -20,6 +20,7 @@ from typing import Any
 
 from poise.assistant import load_instructions
 from poise.audit import SQLiteAuditStore
+from poise.audit.postgres import PostgresAuditStore
 from poise.context.engine import ConversationEngine, Instructions
 from poise.context.store import SQLiteSessionStore
 from poise.errors import ConfigError, PoiseError
@@ -33,7 +34,9 @@ from poise.persona.load import resolve_persona
 from poise.persona.spec import Persona
 from poise.server.audit import AuditWriter
 from poise.server.auth import KeyRing
+from poise.server.breaker import BreakerMetrics, BreakerSettings, CircuitBreaker
 from poise.server.config import BackendConfig, GatewayConfig, ModelRoute
+from poise.server.failover import Attempt, FailoverUpstream
 from poise.server.limits import GatewayLimiter
 from poise.server.metrics import GatewayMetrics
 from poise.server.upstream import ChatModelUpstream, OpenAIPassthrough, Upstream
@@ -97,10 +100,15 @@ class Gateway:
     audit: AuditWriter | None
     sessions: SQLiteSessionStore | None
     source: Path | None = None
+    breakers: dict[str, CircuitBreaker] = field(default_factory=dict)
+    backends: dict[str, Upstream] = field(default_factory=dict)
 
     async def aclose(self) -> None:
         for route in self.routes.values():
             await route.upstream.aclose()
+        for backend in self.backends.values():
+            await backend.aclose()
+        await self.limiter.aclose()
         if self.audit is not None:
             await self.audit.aclose()
         if self.sessions is not None:
@@ -159,6 +167,12 @@ def _backend(name: str, spec: BackendConfig, source: Path | None) -> Upstream:
     return ChatModelUpstream(model)
 
 
+def _deadline(spec: BackendConfig) -> float | None:
+    # A remote backend's timeout_s bounds a whole attempt (retries included), so a hung upstream
+    # fails over in time; an in-process model (first call loads it) has only request_timeout_s.
+    return spec.timeout_s if spec.scheme in ("openai", "anthropic") else None
+
+
 @lru_cache(maxsize=1)
 def _process_secret() -> bytes:
     return secrets.token_bytes(16)
@@ -215,6 +229,15 @@ def build_gateway(
     sessions = None
     if config.sessions.enabled:
         sessions = SQLiteSessionStore(_relative(config.sessions.db, base))
+    breaker_metrics = BreakerMetrics(metrics.registry)
+    breakers = {
+        name: CircuitBreaker(
+            name,
+            BreakerSettings(spec.breaker.failures, spec.breaker.window_s, spec.breaker.cooldown_s),
+            metrics=breaker_metrics,
+        )
+        for name, spec in config.backends.items()
+    }
     routes: dict[str, Route] = {}
     shared_rules: dict[str | None, Instructions | None] = {}
     for i, rc in enumerate(config.models):
@@ -232,8 +255,17 @@ def build_gateway(
             except ConfigError as exc:
                 raise ConfigError(str(exc), path=source, field=f"{where}.instructions") from None
         rules = shared_rules[rules_ref]
-        upstream = upstreams[rc.backend]
-        family: Family = rc.family or family_for(upstream.model.name, upstream.model.model_id)
+        primary = upstreams[rc.backend].model
+        family: Family = rc.family or family_for(primary.name, primary.model_id)
+        upstream = FailoverUpstream(
+            rc.id,
+            [
+                Attempt(b, upstreams[b], breakers[b], _deadline(config.backends[b]))
+                for b in (rc.backend, rc.fallback)
+                if b is not None
+            ],
+            breaker_metrics,
+        )
         engine = None
         if sessions is not None:
             engine = ConversationEngine(
@@ -249,9 +281,15 @@ def build_gateway(
     if config.audit.enabled:
         path = _relative(config.audit.path, base) if config.audit.path else None
         try:
-            audit = AuditWriter(SQLiteAuditStore(path), wait=config.audit.wait)
+            store = (
+                PostgresAuditStore(config.audit.url)
+                if config.audit.backend == "postgres" and config.audit.url
+                else SQLiteAuditStore(path)
+            )
+            audit = AuditWriter(store, wait=config.audit.wait)
         except PoiseError as exc:
-            raise ConfigError(str(exc), path=source, field="audit.path") from None
+            field = "audit.url" if config.audit.backend == "postgres" else "audit.path"
+            raise ConfigError(str(exc), path=source, field=field) from None
     keyring = KeyRing(config, require_keys=config.keys_required(host))
     return Gateway(
         config=config,
@@ -263,4 +301,6 @@ def build_gateway(
         audit=audit,
         sessions=sessions,
         source=source,
+        breakers=breakers,
+        backends=upstreams,
     )
