@@ -16,6 +16,7 @@ from poise.context.drift import DriftMonitor
 from poise.context.engine import ConversationEngine, Instructions
 from poise.context.guarding import GuardSettings
 from poise.context.store import SQLiteSessionStore
+from poise.errors import ConfigError
 from poise.models.registry import resolve_model
 from poise.models.types import ChatModel, GenerationParams
 from poise.persona.compile import Family
@@ -23,7 +24,7 @@ from poise.persona.load import resolve_persona
 from poise.persona.spec import Persona
 
 if TYPE_CHECKING:
-    from poise.guard.pipeline import GuardPipeline
+    from poise.guard.pipeline import GuardPipeline, Rewriter
     from poise.guard.rails import Tier
 
 
@@ -40,6 +41,16 @@ def load_guard(
     else:
         pipeline = load_pipeline(None if str(guard) == "default" else guard)
     return GuardSettings(pipeline, tier=tier, tenant=tenant)
+
+
+def constitutional_rewriter(
+    model: ChatModel, constitution: str | Path, *, critic: ChatModel | None = None
+) -> Rewriter:
+    """The guard's ``rewrite`` action backed by the constitution loop (``"default"``: the shipped one)."""
+    from poise.align import ConstitutionalLoop, ConstitutionalRewriter, load_constitution
+
+    loaded = load_constitution(None if str(constitution) == "default" else constitution)
+    return ConstitutionalRewriter(ConstitutionalLoop(model, critic=critic, constitution=loaded))
 
 
 def load_instructions(rules: str | Path | None) -> Instructions | None:
@@ -66,6 +77,8 @@ def create_engine(
     guard: GuardPipeline | str | Path | None = "default",
     tier: Tier = "anonymous",
     tenant: str | None = None,
+    constitution: str | Path | None = None,
+    critic: ChatModel | str | None = None,
     **model_options: Any,
 ) -> ConversationEngine:
     """Create a :class:`ConversationEngine`.
@@ -85,11 +98,24 @@ def create_engine(
             or ``None`` to run without rails. Blocks become the persona's refusal with
             ``finish_reason="content_filter"``; the verdicts are on ``TurnResult.trace.guard``.
         tier, tenant: who is calling (select the policy's thresholds and overrides).
+        constitution: ``"default"`` or a constitution file: the guard policy's ``rewrite`` action
+            then runs the critique → revision loop on the draft (otherwise ``rewrite`` blocks).
+        critic: the model that critiques (a spec or a ChatModel; default: the same model).
         **model_options: passed to the backend (``base_url``, ``api_key``, ``timeout``...).
     """
     p = persona if isinstance(persona, Persona) else resolve_persona(persona)
     m = model if not isinstance(model, str) else resolve_model(model, **model_options)
     store = SQLiteSessionStore(db if db is not None else ":memory:")
+    settings = load_guard(guard, tier=tier, tenant=tenant)
+    if constitution is not None:
+        if settings is None:
+            raise ConfigError(
+                "a constitution rewrites what the guard flags, so it needs the guard on",
+                field="constitution",
+                expected="guard='default' or a policy file together with constitution=",
+            )
+        critic_model = resolve_model(critic) if isinstance(critic, str) else critic
+        settings.pipeline.rewriter = constitutional_rewriter(m, constitution, critic=critic_model)
     return ConversationEngine(
         p,
         m,
@@ -99,5 +125,5 @@ def create_engine(
         params=params,
         reminder_every=reminder_every,
         drift=drift,
-        guard=load_guard(guard, tier=tier, tenant=tenant),
+        guard=settings,
     )

@@ -168,6 +168,14 @@ def chat(
     tier: Annotated[
         str, typer.Option(help="Caller trust tier: anonymous | customer | trusted | internal.")
     ] = "anonymous",
+    constitution: Annotated[
+        str | None,
+        typer.Option(
+            "--constitution",
+            help="'default' or a constitution file: drafts the policy marks 'rewrite' are critiqued "
+            "and revised instead of blocked.",
+        ),
+    ] = None,
 ) -> None:
     """Chat with a persona (offline on the embedded model by default)."""
     user = user_profile(expertise, locale)
@@ -180,6 +188,7 @@ def chat(
         params=GenerationParams(max_tokens=max_tokens, temperature=temperature),
         guard=(policy or "default") if guard else None,
         tier=trust_tier(tier),
+        constitution=constitution,
         **options,
     )
     session_id = session or engine.start_session()
