@@ -381,3 +381,14 @@ async def test_audit_store_failure_fails_closed_when_waiting_for_records(make_ga
     store: SQLiteAuditStore = gw.app.state.gateway.audit.store
     store.close()
     _error(await gw.chat("a"), 503, "audit_unavailable")
+
+
+async def test_a_session_never_stores_or_resends_a_blocked_reply(make_gateway):
+    secret = "ACME-INTERNAL-ROUTING-7731"  # a secret the bank-support persona names
+    gw = await make_gateway(ScriptedModel([f"The routing code is {secret}.", "Anything else?"]))
+    first = await gw.chat("Which routing code do branches use?", headers={"X-Poise-Session": "leak"})
+    assert first.json()["choices"][0]["finish_reason"] == "content_filter"
+    assert secret not in first.text
+    await gw.chat("ok", headers={"X-Poise-Session": "leak"})
+    history = [m.content for m in gw.model.last_call.messages]
+    assert not any(secret in m for m in history)  # the next turn's prompt does not carry the leak

@@ -220,7 +220,11 @@ class CompletionService:
         async with asyncio.timeout(self.timeout):
             if prep.session is not None and route.engine is not None:
                 turn = await route.engine.send(
-                    prep.user_text, session_id=prep.session, user=self._user_profile(ex)
+                    prep.user_text,
+                    session_id=prep.session,
+                    user=self._user_profile(ex),
+                    tier=prep.ctx.tier,
+                    tenant=prep.ctx.tenant,
                 )
                 text: str | None = turn.reply
                 finish, usage = turn.finish_reason, turn.usage
@@ -505,7 +509,9 @@ async def _prepend(
 
 async def _engine_deltas(route: Route, prep: _Prepared, user: UserProfile) -> AsyncIterator[UpstreamDelta]:
     assert route.engine is not None
-    items = route.engine.stream(prep.user_text, session_id=prep.session, user=user)
+    items = route.engine.stream(
+        prep.user_text, session_id=prep.session, user=user, tier=prep.ctx.tier, tenant=prep.ctx.tenant
+    )
     try:
         async for item in items:
             if isinstance(item, TurnResult):

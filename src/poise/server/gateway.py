@@ -22,6 +22,7 @@ from poise.assistant import load_instructions
 from poise.audit import SQLiteAuditStore
 from poise.audit.postgres import PostgresAuditStore
 from poise.context.engine import ConversationEngine, Instructions
+from poise.context.guarding import GuardSettings
 from poise.context.store import SQLiteSessionStore
 from poise.errors import ConfigError, PoiseError
 from poise.guard.pipeline import GuardPipeline, load_pipeline
@@ -275,6 +276,9 @@ def build_gateway(
                 instructions=rules,
                 family=family,
                 params=GenerationParams(max_tokens=rc.max_tokens, temperature=rc.temperature),
+                # The engine guards what it stores and re-sends as history; the gateway's own
+                # check on the turn's reply then sees text already guarded.
+                guard=GuardSettings(pipeline) if pipeline is not None else None,
             )
         routes[rc.id] = Route(rc, persona, upstream, family, rules, engine, _canary(rc.id), rc.backend)
     audit = None
