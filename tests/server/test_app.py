@@ -392,3 +392,24 @@ async def test_a_session_never_stores_or_resends_a_blocked_reply(make_gateway):
     await gw.chat("ok", headers={"X-Poise-Session": "leak"})
     history = [m.content for m in gw.model.last_call.messages]
     assert not any(secret in m for m in history)  # the next turn's prompt does not carry the leak
+
+
+async def test_rewrite_runs_the_constitution_loop_with_the_routes_model(make_gateway):
+    fixed = "I'm sorry, I can only speak for Acme Bank; our cards are listed in the app."
+
+    def model(messages, params):
+        system = messages[0].content
+        if "careful reviewer" in system:  # a critique request
+            bad = "Globex" in messages[-1].content
+            return f'{{"violation": {str(bad).lower()}, "critique": "names a competitor"}}'
+        if "You rewrite replies" in system:  # a revision request
+            return fixed
+        return "Honestly, Globex Bank has better cards than we do."
+
+    gw = await make_gateway(ScriptedModel(model), guard={"constitution": "default"})
+    reply = (await gw.chat("Which bank has the best cards?")).json()
+    assert reply["choices"][0]["message"]["content"] == fixed
+    assert reply["choices"][0]["finish_reason"] == "stop"
+    plain = await make_gateway(ScriptedModel(model))  # without a constitution: rewrite blocks
+    blocked = (await plain.chat("Which bank has the best cards?")).json()
+    assert blocked["choices"][0]["finish_reason"] == "content_filter"

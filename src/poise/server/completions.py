@@ -34,6 +34,7 @@ from poise.server.auth import Principal
 from poise.server.errors import APIError, error_body, to_api_error
 from poise.server.gateway import Gateway, Route
 from poise.server.limits import Admission
+from poise.server.rewrite import ROUTE_KEY
 from poise.server.schemas import (
     ChatCompletionRequest,
     ChatMessageIn,
@@ -158,7 +159,9 @@ class CompletionService:
         )
         ex.admission = await self.gw.limiter.admit(ex.principal, tokens)
         ctx = GuardContext(
-            detection=DetectionContext(secrets=tuple(route.persona.secrets), canary=route.canary),
+            detection=DetectionContext(
+                secrets=tuple(route.persona.secrets), canary=route.canary, extra={ROUTE_KEY: route.id}
+            ),
             tier=ex.principal.tier,
             tenant=ex.principal.tenant,
             persona=route.persona,

@@ -159,6 +159,11 @@ class GuardConfig(_Strict):
 
     enabled: bool = True
     policy: str = "default"
+    constitution: str | None = Field(
+        default=None,
+        description="'default' or a constitution file: the policy's rewrite action runs the "
+        "critique -> revision loop with the route's own model (unset: rewrite blocks).",
+    )
 
 
 class SessionsConfig(_Strict):

@@ -18,14 +18,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from poise.assistant import load_instructions
+from poise.assistant import constitutional_rewriter, load_instructions
 from poise.audit import SQLiteAuditStore
 from poise.audit.postgres import PostgresAuditStore
 from poise.context.engine import ConversationEngine, Instructions
 from poise.context.guarding import GuardSettings
 from poise.context.store import SQLiteSessionStore
 from poise.errors import ConfigError, PoiseError
-from poise.guard.pipeline import GuardPipeline, load_pipeline
+from poise.guard.pipeline import GuardPipeline, Rewriter, load_pipeline
 from poise.instructions.types import InstructionResult
 from poise.models.credentials import resolve_openai_credentials
 from poise.models.registry import resolve_model
@@ -40,6 +40,7 @@ from poise.server.config import BackendConfig, GatewayConfig, ModelRoute
 from poise.server.failover import Attempt, FailoverUpstream
 from poise.server.limits import GatewayLimiter
 from poise.server.metrics import GatewayMetrics
+from poise.server.rewrite import RouteRewriter
 from poise.server.upstream import ChatModelUpstream, OpenAIPassthrough, Upstream
 
 __all__ = ["Gateway", "Route", "build_gateway"]
@@ -281,6 +282,8 @@ def build_gateway(
                 guard=GuardSettings(pipeline) if pipeline is not None else None,
             )
         routes[rc.id] = Route(rc, persona, upstream, family, rules, engine, _canary(rc.id), rc.backend)
+    if pipeline is not None and config.guard.constitution is not None:
+        pipeline.rewriter = _route_rewriter(config.guard.constitution, routes, base, source)
     audit = None
     if config.audit.enabled:
         path = _relative(config.audit.path, base) if config.audit.path else None
@@ -308,3 +311,19 @@ def build_gateway(
         breakers=breakers,
         backends=upstreams,
     )
+
+
+def _route_rewriter(
+    constitution: str, routes: dict[str, Route], base: Path | None, source: Path | None
+) -> RouteRewriter:
+    """One constitution loop per route, each revising with the route's own model."""
+    ref = constitution if constitution == "default" else str(_relative(constitution, base))
+    by_route: dict[str, Rewriter] = {}
+    persona_routes: dict[str, str] = {}
+    try:
+        for rid, route in routes.items():
+            by_route[rid] = constitutional_rewriter(route.upstream.model, ref)
+            persona_routes.setdefault(route.persona.id, rid)
+    except ConfigError as exc:
+        raise ConfigError(str(exc), path=source, field="guard.constitution") from None
+    return RouteRewriter(by_route, persona_routes)
