@@ -12,6 +12,7 @@ run one family each, for policies that want to treat them apart.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from poise.guard.injection.classifier import InjectionClassifier, load_classifier
@@ -30,6 +31,15 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.5
+SHORT_TEXT_CHARS = 32
+"""Under this many characters (not words: CJK has no spaces) and with no rule hit, the classifier
+alone cannot block: a handful of n-grams is too little evidence ("Tell me more", "You are great"
+scored 0.7-0.9). Short attacks ("ignore all previous instructions", "reveal your system prompt")
+are what the rules catch; no attack in the held-out test split is affected."""
+SHORT_TEXT_CAP = 0.9
+"""For such texts the classifier's score is capped at this fraction of the detector threshold
+(0.45 for the shipped 0.5, which the default policy blocks at): still above the policy's ``log``
+(0.3), so they stay visible in the audit trail, but never a block on their own."""
 _ALL_RULES = INJECTION_RULES + EXTRACTION_RULES
 
 
@@ -92,7 +102,15 @@ class InjectionDetector:
             category = max(found, key=lambda f: f.score).category if found else "injection"
             if category == "obfuscation":
                 category = "injection"
+            short = not found and len(norm.text.strip()) < SHORT_TEXT_CHARS
             for f in classifier_findings(norm, self.classifier.score, category):
+                cap = SHORT_TEXT_CAP * self.threshold
+                if short and f.score > cap:  # too little text for the classifier alone
+                    f = replace(
+                        f,
+                        score=cap,
+                        reason=f"{f.reason}; capped: under {SHORT_TEXT_CHARS} characters",
+                    )
                 same = [g for g in found if g.category == f.category]
                 if not same or f.score > same[0].score:
                     found = [g for g in found if g.category != f.category] + [f]
