@@ -228,8 +228,8 @@ def test_public_api_is_pinned() -> None:
 
     assert set(poise.audit.__all__) == {
         "GENESIS_HASH", "Action", "AuditRecord", "AuditSpan", "AuditStore", "ChainHead", "ChainRow",
-        "ExportFormat", "ProblemKind", "SQLiteAuditStore", "TenantSummary", "VerifyProblem",
-        "VerifyReport", "canonical_json", "default_audit_path", "scrub_data", "scrub_record",
+        "ExportFormat", "PostgresAuditStore", "ProblemKind", "SQLiteAuditStore", "TenantSummary",
+        "VerifyProblem", "VerifyReport", "canonical_json", "default_audit_path", "scrub_data", "scrub_record",
         "scrub_text", "sha256_text", "verify_chain", "verify_jsonl",
     }  # fmt: skip
     assert all(hasattr(poise.audit, name) for name in poise.audit.__all__)
