@@ -67,7 +67,16 @@ def serve(
     typer.echo(
         f"poise gateway on http://{bind}:{cfg.server.port}/v1  models: {models}  keys: {keys}", err=True
     )
-    uvicorn.run(application, host=bind, port=cfg.server.port, log_level=log_level, access_log=False)
+    uvicorn.run(
+        application,
+        host=bind,
+        port=cfg.server.port,
+        log_level=log_level,
+        access_log=False,
+        # Connections (idle keep-alives included) beyond this get uvicorn's own 503: a flood of
+        # sockets cannot exhaust the process; the request cap (max_in_flight) acts inside the app.
+        limit_concurrency=cfg.server.max_in_flight * 4,
+    )
 
 
 @app.command("hash-key")
