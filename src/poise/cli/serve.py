@@ -73,9 +73,10 @@ def serve(
         port=cfg.server.port,
         log_level=log_level,
         access_log=False,
-        # Connections (idle keep-alives included) beyond this get uvicorn's own 503: a flood of
-        # sockets cannot exhaust the process; the request cap (max_in_flight) acts inside the app.
-        limit_concurrency=cfg.server.max_in_flight * 4,
+        # Connections (idle keep-alives included) beyond this get uvicorn's bare 503: a flood of
+        # sockets cannot exhaust the process. Far above the app's own cap (max_in_flight, which
+        # answers 503 with Retry-After), so ordinary overload never reaches it.
+        limit_concurrency=max(4096, cfg.server.max_in_flight * 16),
     )
 
 
