@@ -25,6 +25,7 @@ attributes and says in its message what went wrong *and how to fix it*::
     ├── SessionError                 an unknown session id or a damaged session store
     ├── AuditError                   the audit store cannot be opened or written (``.path``)
     ├── CritiqueParseError           a critic's critique or preference could not be parsed (``.raw``)
+    ├── MeasureCacheError            (poise.align.measure_cache) the measure cache cannot be used
     ├── DatasetError                 an eval dataset or response file is malformed (``.path``, ``.line``)
     ├── RateLimitExceeded            a poise rate limit refused the call (``.retry_after``, ``.limit``)
     ├── RateLimiterUnavailable       a shared limiter's store (Redis) cannot be reached: fail closed
