@@ -21,15 +21,13 @@ import asyncio
 import json
 import re
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from pathlib import Path
 from typing import Any, TextIO
 
+from poise.audit.reads import AuditReads
 from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
 from poise.audit.scrub import scrub_record
-from poise.audit.store import ExportFormat
 from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
 from poise.errors import AuditError, OptionalDependencyError
 
@@ -38,7 +36,6 @@ __all__ = ["TRIGGERS", "PostgresAuditStore", "is_postgres_url", "redact_url"]
 TRIGGERS = ("audit_records_no_update", "audit_records_no_delete", "audit_records_no_truncate")
 """The triggers that make the records table append-only."""
 
-_PAGE = 500
 _MIGRATE_LOCK = 0x706F697365  # "poise": serialises schema migrations across processes
 
 _M001 = [
@@ -90,7 +87,7 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresAuditStore:
+class PostgresAuditStore(AuditReads):
     """An :class:`~poise.audit.AuditStore` in a PostgreSQL database.
 
     Args:
@@ -100,6 +97,9 @@ class PostgresAuditStore:
             instead (the CLI uses that so a wrong ``--db`` is not an empty, "valid" trail).
         connect_timeout_s: how long to wait for the server.
     """
+
+    placeholder = "%s"
+    insertion_order = "pos"
 
     def __init__(self, url: str, *, create: bool = True, connect_timeout_s: float = 10.0) -> None:
         self._pg = _psycopg()
@@ -220,53 +220,7 @@ class PostgresAuditStore:
         except self._pg.Error as exc:
             raise AuditError(f"cannot read audit store {self.path}: {_first_line(exc)}") from None
 
-    async def iter(
-        self, tenant: str = "default", *, since: datetime | None = None, after_seq: int = 0
-    ) -> AsyncIterator[AuditRecord]:
-        """One tenant's records in chain order, from ``since`` (inclusive) and after ``after_seq``."""
-        floor = since.timestamp() if since is not None else float("-inf")
-        last = after_seq
-        while True:
-            rows = await asyncio.to_thread(
-                self._rows,
-                "SELECT seq, body FROM audit_records WHERE tenant = %s AND seq > %s AND ts >= %s "
-                "ORDER BY seq LIMIT %s",
-                (tenant, last, floor, _PAGE),
-            )
-            for seq, body in rows:
-                last = seq
-                yield _record(body)
-            if len(rows) < _PAGE:
-                return
-
-    async def tail(self, n: int = 20, *, tenant: str | None = None) -> list[AuditRecord]:
-        """The ``n`` most recently appended records (of one tenant or all), oldest first."""
-        where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())
-        rows = await asyncio.to_thread(
-            self._rows, f"SELECT body FROM audit_records {where} ORDER BY pos DESC LIMIT %s", (*params, n)
-        )
-        return [_record(body) for (body,) in reversed(rows)]
-
-    async def tenants(self) -> list[str]:
-        """Every tenant with a chain (or a recorded head), sorted."""
-        rows = await asyncio.to_thread(
-            self._rows, "SELECT tenant FROM audit_records UNION SELECT tenant FROM audit_heads ORDER BY 1", ()
-        )
-        return [t for (t,) in rows]
-
-    async def export(
-        self, dest: Path | str | TextIO, *, tenant: str | None = None, format: ExportFormat = "jsonl"
-    ) -> int:
-        """Write one JSON record per line (hashes included), tenant by tenant in chain order."""
-        if format != "jsonl":
-            raise ValueError(f"unknown export format {format!r}; supported: jsonl")
-        return await asyncio.to_thread(self._export_sync, dest, tenant)
-
-    def _export_sync(self, dest: Path | str | TextIO, tenant: str | None) -> int:
-        if isinstance(dest, Path | str):
-            with open(dest, "w", encoding="utf-8", newline="\n") as fh:
-                return self._export_sync(fh, tenant)
-        where, params = ("WHERE tenant = %s", (tenant,)) if tenant is not None else ("", ())
+    def _export_rows(self, dest: TextIO, where: str, params: Sequence[Any]) -> int:
         count = 0
         try:
             with self._reader(snapshot=True) as db, db.cursor(name="poise_export") as cur:
@@ -322,10 +276,6 @@ class PostgresAuditStore:
                 VerifyProblem("triggers", f"append-only triggers missing or disabled: {', '.join(missing)}")
             )
         return VerifyReport(tuple(summaries), tuple(problems))
-
-
-def _record(body: str) -> AuditRecord:
-    return AuditRecord.from_body(json.loads(body))
 
 
 def _loads(body: str) -> Any:

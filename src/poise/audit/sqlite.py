@@ -21,15 +21,14 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from poise.audit.reads import AuditReads
 from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
 from poise.audit.scrub import scrub_record
-from poise.audit.store import ExportFormat
 from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
 from poise.dbutil import apply_migrations, transaction
 from poise.errors import AuditError
@@ -38,8 +37,6 @@ __all__ = ["TRIGGERS", "SQLiteAuditStore", "default_audit_path"]
 
 TRIGGERS = ("audit_records_no_update", "audit_records_no_delete")
 """The triggers that make the records table append-only."""
-
-_PAGE = 500
 
 
 def _m001_initial(db: sqlite3.Connection) -> None:
@@ -77,11 +74,7 @@ def default_audit_path() -> Path:
     return Path(home) / "audit.db"
 
 
-def _record(body: str) -> AuditRecord:
-    return AuditRecord.from_body(json.loads(body))
-
-
-class SQLiteAuditStore:
+class SQLiteAuditStore(AuditReads):
     """An :class:`~poise.audit.AuditStore` in one SQLite file (``":memory:"`` for a throwaway one).
 
     Args:
@@ -89,6 +82,9 @@ class SQLiteAuditStore:
         create: create the file when missing; ``False`` raises :class:`~poise.errors.AuditError`
             instead (the CLI uses that so a typo in ``--db`` is not an empty, "valid" trail).
     """
+
+    placeholder = "?"
+    insertion_order = "rowid"
 
     def __init__(self, path: Path | str | None = None, *, create: bool = True) -> None:
         self.path = str(path) if path is not None else str(default_audit_path())
@@ -197,57 +193,7 @@ class SQLiteAuditStore:
         except sqlite3.DatabaseError as exc:
             raise AuditError(f"cannot read audit store {self.path}: {exc}", path=self.path) from None
 
-    async def iter(
-        self, tenant: str = "default", *, since: datetime | None = None, after_seq: int = 0
-    ) -> AsyncIterator[AuditRecord]:
-        """One tenant's records in chain order, from ``since`` (inclusive) and after ``after_seq``."""
-        floor = since.timestamp() if since is not None else float("-inf")
-        last = after_seq
-        while True:
-            rows = await asyncio.to_thread(
-                self._rows,
-                "SELECT seq, body FROM audit_records WHERE tenant = ? AND seq > ? AND ts >= ? "
-                "ORDER BY seq LIMIT ?",
-                (tenant, last, floor, _PAGE),
-            )
-            for seq, body in rows:
-                last = seq
-                yield _record(body)
-            if len(rows) < _PAGE:
-                return
-
-    async def tail(self, n: int = 20, *, tenant: str | None = None) -> list[AuditRecord]:
-        """The ``n`` most recently appended records (of one tenant or all), oldest first."""
-        where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
-        rows = await asyncio.to_thread(
-            self._rows, f"SELECT body FROM audit_records {where} ORDER BY rowid DESC LIMIT ?", (*params, n)
-        )
-        return [_record(body) for (body,) in reversed(rows)]
-
-    async def tenants(self) -> list[str]:
-        """Every tenant with a chain (or a recorded head), sorted."""
-        rows = await asyncio.to_thread(
-            self._rows, "SELECT tenant FROM audit_records UNION SELECT tenant FROM audit_heads ORDER BY 1", ()
-        )
-        return [t for (t,) in rows]
-
-    async def export(
-        self, dest: Path | str | TextIO, *, tenant: str | None = None, format: ExportFormat = "jsonl"
-    ) -> int:
-        """Write one JSON record per line (hashes included), tenant by tenant in chain order.
-
-        The lines are exactly what was hashed, so :func:`~poise.audit.verify_jsonl` can check an
-        export without the database.
-        """
-        if format != "jsonl":
-            raise ValueError(f"unknown export format {format!r}; supported: jsonl")
-        return await asyncio.to_thread(self._export_sync, dest, tenant)
-
-    def _export_sync(self, dest: Path | str | TextIO, tenant: str | None) -> int:
-        if isinstance(dest, Path | str):
-            with open(dest, "w", encoding="utf-8", newline="\n") as fh:
-                return self._export_sync(fh, tenant)
-        where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
+    def _export_rows(self, dest: TextIO, where: str, params: Sequence[Any]) -> int:
         count = 0
         with self._reader() as db:
             for (body,) in db.execute(f"SELECT body FROM audit_records {where} ORDER BY tenant, seq", params):
