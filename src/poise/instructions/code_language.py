@@ -96,16 +96,18 @@ _CONVERT = re.compile(
 )
 
 
-def _compile_mentions() -> list[tuple[re.Pattern[str], str]]:
-    out: list[tuple[re.Pattern[str], str]] = []
+def _compile_mentions() -> list[tuple[re.Pattern[str], str, str, bool]]:
+    """(pattern, language, literal the pattern cannot match without, whether case-insensitive)."""
+    out: list[tuple[re.Pattern[str], str, str, bool]] = []
     for name, lang in _PLAIN_NAMES.items():
-        out.append((re.compile(rf"(?<![A-Za-z0-9_#+]){name}(?![A-Za-z0-9_#+])", re.I), lang))
+        pattern = re.compile(rf"(?<![A-Za-z0-9_#+]){name}(?![A-Za-z0-9_#+])", re.I)
+        out.append((pattern, lang, name.replace("\\", "").lower(), True))
     for name, lang in _AMBIGUOUS.items():
         guard = r"(?![\w#+-]|\+\+)" if name == "C" else r"(?![\w#+])"
-        pattern = rf"\b{_CUE_BEFORE}\s+{name}{guard}|(?<![\w#+]){name}[\s-]{_CUE_AFTER}\b"
+        source = rf"\b{_CUE_BEFORE}\s+{name}{guard}|(?<![\w#+]){name}[\s-]{_CUE_AFTER}\b"
         if name != "C":
-            pattern += rf"|(?<![\w#+]){name}\?$|\b{_CUE_BEFORE}\s+{name}\s*$"
-        out.append((re.compile(pattern), lang))
+            source += rf"|(?<![\w#+]){name}\?$|\b{_CUE_BEFORE}\s+{name}\s*$"
+        out.append((re.compile(source), lang, name, False))
     return out
 
 
@@ -177,7 +179,16 @@ def find_mentions(prose: str) -> list[Mention]:
         The mentions, with languages lower-case as in :data:`LANGUAGES`.
     """
     found: list[Mention] = []
-    for pattern, lang in _MENTIONS:
+    # A pattern cannot match without its literal name in the text, so a substring test skips most
+    # regex searches. Case-insensitive names are pre-tested on ASCII text only, where str.lower()
+    # and re.IGNORECASE agree (outside ASCII, re.I also folds e.g. U+017F to "s").
+    lowered = prose.lower() if prose.isascii() else None
+    for pattern, lang, literal, folded in _MENTIONS:
+        if folded:
+            if lowered is not None and literal not in lowered:
+                continue
+        elif literal not in prose:
+            continue
         m = pattern.search(prose)
         if m:
             found.append(Mention(lang, m.group(0).strip(), m.start()))

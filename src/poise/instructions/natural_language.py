@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -141,6 +144,30 @@ class LanguageIdentifier:
 _default = LanguageIdentifier()
 
 
+_shared: ContextVar[dict[str, LanguageGuess] | None] = ContextVar("poise_language_ids", default=None)
+
+
+@contextmanager
+def shared_language_ids() -> Iterator[None]:
+    """Within the block (one request), identify each distinct text once.
+
+    The instruction analysis and the persona-rules rail both identify the user's message; in a
+    gateway request they share the result instead of running the model twice. The result is the
+    same either way (identification is deterministic); only the repeat is skipped.
+    """
+    token = _shared.set({})
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 def identify_language(prose: str) -> LanguageGuess:
     """Identify ``prose`` with the shared default :class:`LanguageIdentifier`."""
-    return _default.identify(prose)
+    memo = _shared.get()
+    if memo is None:
+        return _default.identify(prose)
+    guess = memo.get(prose)
+    if guess is None:
+        guess = memo[prose] = _default.identify(prose)
+    return guess
