@@ -25,9 +25,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TextIO
 
-from poise.audit.reads import AuditReads
-from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
-from poise.audit.scrub import scrub_record
+from poise.audit.record import GENESIS_HASH, AuditRecord
+from poise.audit.sqlstore import SQLAuditStore, link_records
 from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
 from poise.errors import AuditError, OptionalDependencyError
 
@@ -87,7 +86,7 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresAuditStore(AuditReads):
+class PostgresAuditStore(SQLAuditStore):
     """An :class:`~poise.audit.AuditStore` in a PostgreSQL database.
 
     Args:
@@ -149,45 +148,15 @@ class PostgresAuditStore(AuditReads):
         finally:
             db.close()
 
-    def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._db.close()
-
-    async def aclose(self) -> None:
-        """Close the database connection (async form, for the protocol)."""
-        await asyncio.to_thread(self.close)
-
     # writing --------------------------------------------------------------------------------
-    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
-        """Scrub, number, chain and durably store ``records`` as one transaction (see the protocol)."""
-        if not records:
-            return []
-        return await asyncio.to_thread(self.append_sync, records)
-
     def append_sync(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
         """:meth:`append` for synchronous callers (a thread, a CLI)."""
-        scrubbed = [scrub_record(r) for r in records]
-        stored: list[AuditRecord] = []
         try:
             with self._lock, self._db.transaction():
                 db = self._db
-                for tenant in sorted({r.tenant for r in scrubbed}):
+                for tenant in sorted({r.tenant for r in records}):
                     db.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"poise:{tenant}",))
-                heads: dict[str, ChainHead] = {}
-                rows = []
-                for rec in scrubbed:
-                    head = heads.get(rec.tenant) or self._head(db, rec.tenant)
-                    linked = rec.model_copy(update={"seq": head.seq + 1, "prev_hash": head.hash, "hash": ""})
-                    body = linked.body()
-                    final = linked.model_copy(update={"hash": linked.computed_hash()})
-                    body["hash"] = final.hash
-                    rows.append((
-                        final.tenant, final.seq, final.id, final.timestamp.timestamp(), final.kind,
-                        final.session_id, final.prev_hash, final.hash, canonical_json(body),
-                    ))  # fmt: skip
-                    heads[rec.tenant] = ChainHead(final.seq, final.hash)
-                    stored.append(final)
+                rows, heads, stored = link_records(records, lambda tenant: self._head(db, tenant))
                 with db.cursor() as cur:
                     cur.executemany(
                         "INSERT INTO audit_records (tenant, seq, id, ts, kind, session_id, prev_hash, hash, "
@@ -204,13 +173,6 @@ class PostgresAuditStore(AuditReads):
         except self._pg.Error as exc:
             raise AuditError(f"audit store {self.path} failed: {_first_line(exc)}") from None
         return stored
-
-    @staticmethod
-    def _head(db: Any, tenant: str) -> ChainHead:
-        row = db.execute(
-            "SELECT seq, hash FROM audit_records WHERE tenant = %s ORDER BY seq DESC LIMIT 1", (tenant,)
-        ).fetchone()
-        return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
     # reading --------------------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:

@@ -26,9 +26,8 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from poise.audit.reads import AuditReads
-from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
-from poise.audit.scrub import scrub_record
+from poise.audit.record import GENESIS_HASH, AuditRecord
+from poise.audit.sqlstore import SQLAuditStore, link_records
 from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
 from poise.dbutil import apply_migrations, transaction
 from poise.errors import AuditError
@@ -74,7 +73,7 @@ def default_audit_path() -> Path:
     return Path(home) / "audit.db"
 
 
-class SQLiteAuditStore(AuditReads):
+class SQLiteAuditStore(SQLAuditStore):
     """An :class:`~poise.audit.AuditStore` in one SQLite file (``":memory:"`` for a throwaway one).
 
     Args:
@@ -128,62 +127,23 @@ class SQLiteAuditStore(AuditReads):
         finally:
             db.close()
 
-    def close(self) -> None:
-        """Close the database connection."""
-        with self._lock:
-            self._db.close()
-
-    async def aclose(self) -> None:
-        """Close the database connection (async form, for the protocol)."""
-        await asyncio.to_thread(self.close)
-
     # writing --------------------------------------------------------------------------------
-    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
-        """Scrub, number, chain and durably store ``records`` as one transaction (see the protocol)."""
-        if not records:
-            return []
-        return await asyncio.to_thread(self.append_sync, records)
-
     def append_sync(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
         """:meth:`append` for synchronous callers (a thread, a CLI)."""
-        scrubbed = [scrub_record(r) for r in records]
-        stored: list[AuditRecord] = []
         try:
             with self._tx() as db:
-                heads: dict[str, ChainHead] = {}
-                for rec in scrubbed:
-                    head = heads.get(rec.tenant) or self._head(db, rec.tenant)
-                    linked = rec.model_copy(update={"seq": head.seq + 1, "prev_hash": head.hash, "hash": ""})
-                    body = linked.body()
-                    final = linked.model_copy(update={"hash": linked.computed_hash()})
-                    body["hash"] = final.hash
-                    db.execute(
-                        "INSERT INTO audit_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            final.tenant, final.seq, final.id, final.timestamp.timestamp(), final.kind,
-                            final.session_id, final.prev_hash, final.hash, canonical_json(body),
-                        ),
-                    )  # fmt: skip
-                    heads[rec.tenant] = ChainHead(final.seq, final.hash)
-                    stored.append(final)
-                for tenant, head in heads.items():
-                    db.execute(
-                        "INSERT INTO audit_heads VALUES (?, ?, ?) "
-                        "ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                        (tenant, head.seq, head.hash),
-                    )
+                rows, heads, stored = link_records(records, lambda tenant: self._head(db, tenant))
+                db.executemany("INSERT INTO audit_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                db.executemany(
+                    "INSERT INTO audit_heads VALUES (?, ?, ?) "
+                    "ON CONFLICT (tenant) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                    [(t, h.seq, h.hash) for t, h in heads.items()],
+                )
         except sqlite3.IntegrityError as exc:
             raise AuditError(f"cannot append to {self.path}: {exc}", path=self.path) from None
         except sqlite3.DatabaseError as exc:
             raise AuditError(f"audit store {self.path} failed: {exc}", path=self.path) from None
         return stored
-
-    @staticmethod
-    def _head(db: sqlite3.Connection, tenant: str) -> ChainHead:
-        row = db.execute(
-            "SELECT seq, hash FROM audit_records WHERE tenant = ? ORDER BY seq DESC LIMIT 1", (tenant,)
-        ).fetchone()
-        return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
     # reading --------------------------------------------------------------------------------
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:

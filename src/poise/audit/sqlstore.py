@@ -1,20 +1,25 @@
-"""Reading an audit store: what the SQLite and Postgres stores share.
+"""What the SQLite and Postgres audit stores share: chaining records, and reading them back.
 
 Both keep records as the exact canonical JSON that was hashed, one row per record, in tables of
-the same shape; only the SQL placeholder and the column giving insertion order differ.
+the same shape; only the SQL placeholder, the column giving insertion order, transactions and
+locking differ.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Sequence
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
 
-from poise.audit.record import AuditRecord
+from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
+from poise.audit.scrub import scrub_record
 from poise.audit.store import ExportFormat
+from poise.audit.verify import ChainHead
 
 PAGE = 500
 """Records fetched per query when iterating a chain."""
@@ -25,21 +30,83 @@ def record_from_body(body: str) -> AuditRecord:
     return AuditRecord.from_body(json.loads(body))
 
 
-class AuditReads:
-    """``iter``, ``tail``, ``tenants`` and ``export`` over ``audit_records``/``audit_heads``.
+Row = tuple[Any, ...]
+"""One ``audit_records`` row: tenant, seq, id, ts, kind, session_id, prev_hash, hash, body."""
+
+
+def link_records(
+    records: Sequence[AuditRecord], head_of: Callable[[str], ChainHead]
+) -> tuple[list[Row], dict[str, ChainHead], list[AuditRecord]]:
+    """Scrub, number and hash-chain ``records`` after each tenant's current head.
+
+    Returns the rows to insert, the new head per tenant, and the stored records.
+    """
+    heads: dict[str, ChainHead] = {}
+    rows: list[Row] = []
+    stored: list[AuditRecord] = []
+    for rec in (scrub_record(r) for r in records):
+        head = heads.get(rec.tenant) or head_of(rec.tenant)
+        linked = rec.model_copy(update={"seq": head.seq + 1, "prev_hash": head.hash, "hash": ""})
+        body = linked.body()
+        final = linked.model_copy(update={"hash": linked.computed_hash()})
+        body["hash"] = final.hash
+        rows.append((
+            final.tenant, final.seq, final.id, final.timestamp.timestamp(), final.kind,
+            final.session_id, final.prev_hash, final.hash, canonical_json(body),
+        ))  # fmt: skip
+        heads[rec.tenant] = ChainHead(final.seq, final.hash)
+        stored.append(final)
+    return rows, heads, stored
+
+
+class SQLAuditStore(ABC):
+    """The shared half of a SQL audit store: ``append``, ``iter``, ``tail``, ``tenants``,
+    ``export`` and closing, over ``audit_records``/``audit_heads``.
 
     Subclasses set :attr:`placeholder` (``?`` or ``%s``) and :attr:`insertion_order` (the column
-    that orders rows as appended) and implement :meth:`_rows` and :meth:`_export_rows`.
+    that orders rows as appended), keep their connection in ``_db`` under ``_lock``, and implement
+    :meth:`append_sync`, :meth:`_rows` and :meth:`_export_rows`.
     """
 
     placeholder: ClassVar[str]
     insertion_order: ClassVar[str]
+    _db: Any
+    _lock: threading.Lock | threading.RLock
 
+    @abstractmethod
+    def append_sync(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        """:meth:`append` for synchronous callers (a thread, a CLI)."""
+
+    @abstractmethod
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
-        raise NotImplementedError
+        """Run a read query on a read-only connection."""
 
+    @abstractmethod
     def _export_rows(self, dest: TextIO, where: str, params: Sequence[Any]) -> int:
-        raise NotImplementedError
+        """Write every record body matching ``where`` to ``dest``, one per line; return the count."""
+
+    def close(self) -> None:
+        """Close the database connection."""
+        with self._lock:
+            self._db.close()
+
+    async def aclose(self) -> None:
+        """Close the database connection (async form, for the protocol)."""
+        await asyncio.to_thread(self.close)
+
+    async def append(self, records: Sequence[AuditRecord]) -> list[AuditRecord]:
+        """Scrub, number, chain and durably store ``records`` as one transaction (see the protocol)."""
+        if not records:
+            return []
+        return await asyncio.to_thread(self.append_sync, records)
+
+    def _head(self, db: Any, tenant: str) -> ChainHead:
+        """The tenant's last record as a chain head (genesis when it has none)."""
+        row = db.execute(
+            self._sql("SELECT seq, hash FROM audit_records WHERE tenant = ? ORDER BY seq DESC LIMIT 1"),
+            (tenant,),
+        ).fetchone()
+        return ChainHead(row[0], row[1]) if row else ChainHead(0, GENESIS_HASH)
 
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self.placeholder)
