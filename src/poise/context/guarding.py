@@ -15,7 +15,8 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from poise.guard.pii.redact import restore
+from poise.guard.pii.entity import PIIEntity
+from poise.guard.pii.redact import Redactor
 from poise.guard.pipeline import GuardPipeline, GuardVerdict, mask_spans
 from poise.guard.rails import GuardContext, Tier
 from poise.guard.types import DetectionContext, Span
@@ -101,23 +102,17 @@ _OPEN_PLACEHOLDER_MAX = 32  # longer than any [TYPE_n] placeholder
 class Placeholders:
     """One session's reversible redaction: placeholder ↔ original, kept in memory only.
 
-    The same (label, value) always gets the same placeholder, so the model can refer to it.
+    The same (label, value) always gets the same placeholder, so the model can refer to it; the
+    numbering and matching are :class:`~poise.guard.pii.redact.Redactor`'s, applied to the spans
+    the policy chose (which may come from any rail, not only the PII detector).
     """
 
     def __init__(self) -> None:
-        self._by_value: dict[tuple[str, str], str] = {}
-        self._originals: dict[str, str] = {}
-        self._counts: dict[str, int] = {}
+        self._redactor = Redactor()
 
     def _placeholder(self, span: Span, covered: str) -> str:
         label = span.label.upper().replace(".", "_")
-        key = (label, covered)
-        found = self._by_value.get(key)
-        if found is None:
-            self._counts[label] = self._counts.get(label, 0) + 1
-            found = self._by_value[key] = f"[{label}_{self._counts[label]}]"
-            self._originals[found] = covered
-        return found
+        return self._redactor.placeholder(PIIEntity(label, span.start, span.end, covered, 1.0))
 
     def redact(self, text: str, verdict: GuardVerdict) -> str:
         """Replace the spans the policy wants redacted with this session's placeholders."""
@@ -125,7 +120,7 @@ class Placeholders:
         return mask_spans(text, spans, self._placeholder)
 
     def restore(self, text: str) -> str:
-        return restore(text, self._originals) if self._originals else text
+        return self._redactor.restore(text)
 
     def stream(self) -> PlaceholderStream:
         return PlaceholderStream(self)

@@ -70,7 +70,8 @@ class Redactor:
         """Placeholder → original for the whole conversation so far (read-only view)."""
         return MappingProxyType(self._originals)
 
-    def _placeholder(self, entity: PIIEntity) -> str:
+    def placeholder(self, entity: PIIEntity) -> str:
+        """The conversation's placeholder for ``entity`` (the same value keeps the same one)."""
         if self.mode == "mask":
             return f"[{entity.type}]"
         key = (entity.type, _key(entity))
@@ -89,7 +90,7 @@ class Redactor:
         last = 0
         for e in entities:
             pieces.append(text[last : e.start])
-            pieces.append(self._placeholder(e))
+            pieces.append(self.placeholder(e))
             last = e.end
         pieces.append(text[last:])
         mapping: Mapping[str, str] = MappingProxyType({}) if self.mode == "mask" else self.mapping
