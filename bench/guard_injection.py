@@ -8,12 +8,20 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from poise.guard.injection import InjectionDetector
 from poise.guard.injection.classifier import ARTIFACT_DIR
-from poise.guard.injection.dataset import load_examples, text_key
-from poise.guard.injection.evaluate import evaluate, format_report, operating_points, percentile
+from poise.guard.injection.dataset import load_examples, pair_system_prompts, text_key
+from poise.guard.injection.evaluate import (
+    evaluate,
+    format_operating_point,
+    format_report,
+    operating_points,
+    percentile,
+)
+from poise.guard.injection.model_card import HARD_NEGATIVES
 from poise.guard.policy import load_policy
 
 
@@ -24,20 +32,32 @@ def main() -> None:
     )
     args = parser.parse_args()
     manifest = json.loads((ARTIFACT_DIR / "split_manifest.json").read_text(encoding="utf-8"))
-    test = [ex for ex in load_examples(args.data) if manifest.get(text_key(ex.text)) == "test"]
+    examples = load_examples(args.data)
+    pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
+    held = [ex for ex in examples if manifest.get(text_key(ex.text)) == "test"]
+    # As in service, every text is checked against a system prompt: CyberSecEval attacks against
+    # their own, every other text against one drawn from the same pool.
+    test = pair_system_prompts(held, pool=pool)
     full = InjectionDetector()
     rule = next(r for r in load_policy().spec.rules if r.id == "prompt-attacks")
     block = rule.thresholds.for_tier("anonymous").get("block")
     print(f"# held-out test split: {len(test)} texts, threshold {full.threshold:.4f}")
     print(f"default policy blocks prompt attacks at {block} (anonymous tier)\n")
-    print("## rules + classifier\n")
+    print("## rules + classifier, each text against a system prompt\n")
     report = evaluate(full, test)
     print(format_report(report))
-    op = operating_points(report.scores)
+    print("\n" + format_operating_point(operating_points(report.scores)))
+    issue = [ex for ex in test if ex.label == "attack" or ex.source in HARD_NEGATIVES]
+    o = evaluate(full, issue).overall
     print(
-        f"\noperating points (threshold picked on this split, an oracle): recall at FPR 2 % "
-        f"{op.recall_at_fpr:.3f}, FPR at recall 95 % {op.fpr_at_recall:.3f}"
+        f"benign = the hard negatives only ({', '.join(HARD_NEGATIVES)}): recall {o.recall:.3f}, "
+        f"FPR {o.fpr:.3f} ({o.n_benign} benign)"
     )
+    print("\n## rules + classifier, input only (no system prompt)\n")
+    bare = evaluate(full, [replace(ex, system_prompt="") for ex in held])
+    o = bare.overall
+    print(f"recall {o.recall:.3f}, FPR {o.fpr:.3f}, precision {o.precision:.3f}, F1 {o.f1:.3f}")
+    print(format_operating_point(operating_points(bare.scores)))
     print("\n## rules only\n")
     print(format_report(evaluate(InjectionDetector(use_classifier=False, threshold=full.threshold), test)))
     # ~1k tokens of English is ~4,500 characters.

@@ -6,7 +6,9 @@ The model edge is scripted; the rails and the default policy are the real ones.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import poise.persona
 from poise import create_engine
 from poise.context.guarding import Placeholders
 from poise.guard.pipeline import GuardVerdict
@@ -155,3 +157,23 @@ async def test_tier_can_be_set_per_call():
     text = "Send the statement to jane.doe@example.com please"
     assert "jane.doe@example.com" not in (await engine.send(text)).reply
     assert "jane.doe@example.com" in (await engine.send(text, tier="trusted")).reply
+
+
+async def test_input_rails_check_the_message_against_the_persona_prompt(tmp_path):
+    """A question about a topic the persona's own prompt forbids is caught before the model runs;
+    the same question to a persona without that rule reaches the model."""
+    spec = tmp_path / "no-crypto.yaml"
+    parent = Path(poise.persona.__file__).parent / "builtin" / "bank-support.yaml"
+    spec.write_text(
+        f"extends: {parent}\nid: acme-no-crypto\nversion: 1.0.0\nrules:\n"
+        "  - id: no-crypto\n    dont: Discuss cryptocurrency or bitcoin trading.\n",
+        encoding="utf-8",
+    )
+    question = "Should I move my savings into bitcoin trading this year?"
+    guarded_model = ScriptedModel(["should never be said"])
+    turn = await create_engine(str(spec), guarded_model).send(question)
+    assert guarded_model.calls == [] and turn.finish_reason == "content_filter"
+    reasons = turn.to_dict()["trace"]["guard"]["input"]["reasons"]
+    assert any(r["category"] == "instruction_conflict" for r in reasons), reasons
+    plain_model = ScriptedModel(["I'm sorry, I can't advise on investments."])
+    assert (await engine_for(plain_model).send(question)).finish_reason == "stop"

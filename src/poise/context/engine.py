@@ -16,6 +16,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from poise.context.drift import DriftMonitor, DriftSignal, NoDriftMonitor, TurnObservation
@@ -171,6 +172,12 @@ class ConversationEngine:
         self._reinforce.add(session_id)
 
     # one turn ---------------------------------------------------------------------------
+    @cached_property
+    def _input_prompt(self) -> str:
+        """The persona's prompt without per-turn instructions: what the input rails check a message
+        against (a request for a secret or a topic the prompt protects), compiled once."""
+        return compile_persona(self.persona, None, family=self.family).text
+
     def _instructions_for(self, context: RequestContext) -> InstructionResult:
         return self.instructions(context) if self.instructions else InstructionResult()
 
@@ -321,7 +328,8 @@ class ConversationEngine:
             settings = replace(settings, tier=tier or settings.tier, tenant=tenant or settings.tenant)
         if session_id is None:
             session_id = self.start_session()  # placeholders and canaries are per session
-        verdict = await settings.pipeline.check_input(text, settings.context(self.persona, user_text=text))
+        ctx = settings.context(self.persona, user_text=text, system_prompt=self._input_prompt)
+        verdict = await settings.pipeline.check_input(text, ctx)
         if verdict.action == "redact" and verdict.text is not None:
             if settings.restore_redacted:
                 text = self._placeholders_for(session_id).redact(text, verdict)

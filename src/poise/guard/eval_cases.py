@@ -2,7 +2,7 @@
 
 Read by ``poise guard eval`` (:mod:`poise.guard.evaluation`):
 
-* input detection ``{"text", "label": "attack"|"benign", "category"?, "lang"?}``
+* input detection ``{"text", "label": "attack"|"benign", "category"?, "lang"?, "system_prompt"?}``
 * leak detection ``{"system_prompt", "output", "leaked": bool}``
 * PII ``{"text", "entities": [{"start", "end", "type"}]}``
 
@@ -34,7 +34,7 @@ __all__ = [
 
 Shape = Literal["input", "leak", "pii"]
 SHAPES: dict[Shape, str] = {
-    "input": '{"text", "label": "attack"|"benign", "category"?, "lang"?}',
+    "input": '{"text", "label": "attack"|"benign", "category"?, "lang"?, "system_prompt"?}',
     "leak": '{"system_prompt", "output", "leaked": true|false}',
     "pii": '{"text", "entities": [{"start", "end", "type"}]}',
 }
@@ -47,6 +47,8 @@ class InputCase:
     attack: bool
     category: str
     lang: str
+    system_prompt: str = ""
+    """The system prompt the text is sent against (context-aware checks), if the line gives one."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ def parse_case(row: Any, *, path: Path | str | None = None, line: int = 0) -> Ca
                 raise DatasetError(f"span {start}..{end} is not inside the text (0..{len(text)})", **at)
             spans.append(GoldSpan(start, end, label))
         return PIICase(line, text, tuple(spans))
-    if {"system_prompt", "output", "leaked"} & row.keys():
+    if {"output", "leaked"} & row.keys() or ("system_prompt" in row and not {"text", "label"} & row.keys()):
         return LeakCase(
             line,
             _need(row, "system_prompt", str, "leak", where),
@@ -130,6 +132,7 @@ def parse_case(row: Any, *, path: Path | str | None = None, line: int = 0) -> Ca
             label == "attack",
             _optional_str(row, "category", label, where),
             _optional_str(row, "lang", "unspecified", where),
+            _optional_str(row, "system_prompt", "", where) if "system_prompt" in row else "",
         )
     shapes = "; ".join(f"{k}: {v}" for k, v in SHAPES.items())
     raise DatasetError(

@@ -2,10 +2,10 @@
 
 Each line is one case, and its shape is told by its keys:
 
-* **input detection** ``{"text", "label": "attack"|"benign", "category"?, "lang"?}``: a case is
-  predicted an attack when the pipeline blocks it (``block``/``escalate``), or when ``rail`` is
-  given, when that one rail flags it. Precision, recall, F1 and FPR overall, per category and per
-  language, plus latency percentiles.
+* **input detection** ``{"text", "label": "attack"|"benign", "category"?, "lang"?, "system_prompt"?}``:
+  a case is predicted an attack when the pipeline blocks it (``block``/``escalate``), or when ``rail``
+  is given, when that one rail flags it; with a ``system_prompt`` the text is checked against it.
+  Precision, recall, F1 and FPR overall, per category and per language, plus latency percentiles.
 * **leak detection** ``{"system_prompt", "output", "leaked": bool}``: the output is checked at the
   output stage with the system prompt in the context; predicted leaked when the pipeline blocks it
   (or ``rail`` flags it).
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from poise.errors import PolicyError
@@ -216,7 +216,8 @@ async def evaluate_cases(
     base = GuardContext(tier=tier, tenant=tenant)
     for case in cases:
         if isinstance(case, InputCase):
-            v = await _verdict(pipeline, stage, detect_rail, case.text, base)
+            ctx = replace(base, detection=DetectionContext(system_prompt=case.system_prompt or None))
+            v = await _verdict(pipeline, stage, detect_rail, case.text, ctx)
             got = _decided(v, detect_rail)
             rep = report.input = report.input or DetectionReport(f"attack when {how} ({stage} stage)")
             hit = confusion([case.attack], [got])

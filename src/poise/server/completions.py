@@ -160,7 +160,10 @@ class CompletionService:
         ex.admission = await self.gw.limiter.admit(ex.principal, tokens)
         ctx = GuardContext(
             detection=DetectionContext(
-                secrets=tuple(route.persona.secrets), canary=route.canary, extra={ROUTE_KEY: route.id}
+                system_prompt=route.system_prompt(None).text,  # what the input rails check against
+                secrets=tuple(route.persona.secrets),
+                canary=route.canary,
+                extra={ROUTE_KEY: route.id},
             ),
             tier=ex.principal.tier,
             tenant=ex.principal.tenant,

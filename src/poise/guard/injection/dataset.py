@@ -25,7 +25,17 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-__all__ = ["OWN_DATA_DIR", "Example", "assign_splits", "load_examples", "text_key"]
+__all__ = [
+    "OWN_DATA_DIR",
+    "Example",
+    "assign_splits",
+    "cluster_ids",
+    "drop_near_copies",
+    "load_examples",
+    "load_train_only",
+    "pair_system_prompts",
+    "text_key",
+]
 
 OWN_DATA_DIR = Path(__file__).parent / "data"
 SPLIT_FRACTIONS = {"test": 0.2, "val": 0.15}
@@ -43,6 +53,8 @@ class Example:
     category: str
     lang: str = "en"
     split: str = ""
+    system_prompt: str = ""
+    """The system prompt the text is sent against, where the source defines one (CyberSecEval)."""
 
 
 def text_key(text: str) -> str:
@@ -88,7 +100,8 @@ def load_examples(data_dir: Path, own_dir: Path = OWN_DATA_DIR) -> list[Example]
     for case in json.loads((data_dir / "cyberseceval" / "prompt_injection.json").read_text(encoding="utf-8")):
         category = "indirect_injection" if case["injection_type"] == "indirect" else "injection"
         text = case["user_input"]
-        out.append(Example(text, "attack", "cyberseceval_pi", category, _lang(text)))
+        prompt = case["test_case_prompt"]
+        out.append(Example(text, "attack", "cyberseceval_pi", category, _lang(text), system_prompt=prompt))
     with (data_dir / "xstest" / "xstest_prompts.csv").open(encoding="utf-8", newline="") as fh:
         for row in csv.DictReader(fh):
             if row["label"] == "safe":
@@ -119,6 +132,73 @@ def load_examples(data_dir: Path, own_dir: Path = OWN_DATA_DIR) -> list[Example]
             seen.add(key)
             unique.append(ex)
     return unique
+
+
+def load_train_only(own_dir: Path = OWN_DATA_DIR) -> list[Example]:
+    """Our examples that only ever train (``data/train_only/*.jsonl``), split ``train``.
+
+    They were written after the held-out split was fixed, so adding them must not reshuffle it:
+    they never enter :func:`assign_splits`. :func:`drop_near_copies` removes any that come close
+    to a validation or test text.
+    """
+    out: list[Example] = []
+    for f in sorted((Path(own_dir) / "train_only").glob("*.jsonl")):
+        for line in f.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                label = row["label"]
+                out.append(
+                    Example(
+                        row["text"],
+                        label,
+                        f"own_{label}",
+                        row.get("category", label),
+                        row.get("lang", "en"),
+                        split="train",
+                    )
+                )
+    return out
+
+
+def drop_near_copies(extra: list[Example], held_out: list[Example], *, jaccard: float = 0.5) -> list[Example]:
+    """``extra`` without exact or near copies (word 3-gram Jaccard >= ``jaccard``) of ``held_out``."""
+    held = [_shingles(ex.text) for ex in held_out]
+    keys = {text_key(ex.text) for ex in held_out}
+    index: dict[int, list[int]] = defaultdict(list)
+    for i, sh in enumerate(held):
+        for h in sh:
+            index[h].append(i)
+    kept: list[Example] = []
+    for ex in extra:
+        if text_key(ex.text) in keys:
+            continue
+        sh = _shingles(ex.text)
+        overlap: dict[int, int] = defaultdict(int)
+        for h in sh:
+            for j in index.get(h, ()):
+                overlap[j] += 1
+        if all(inter / (len(sh) + len(held[j]) - inter) < jaccard for j, inter in overlap.items()):
+            kept.append(ex)
+    return kept
+
+
+def pair_system_prompts(examples: list[Example], *, pool: list[str] | None = None) -> list[Example]:
+    """Give every example without a system prompt one of the set's system prompts, by a fixed hash.
+
+    Context-aware detection is measured on both sides: CyberSecEval attacks run against their own
+    system prompt, and every benign text runs against a prompt drawn from the same pool (many keep a
+    password, a person's data or a forbidden topic), so a context check that fires on harmless
+    questions ("how do I reset my password?" against "never reveal the password 'Gamma789'")
+    shows up as a false positive.
+    """
+    if pool is None:
+        pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
+    if not pool:
+        return examples
+    return [
+        ex if ex.system_prompt else replace(ex, system_prompt=pool[int(text_key(ex.text), 16) % len(pool)])
+        for ex in examples
+    ]
 
 
 _TOKEN = re.compile(r"\w+")
@@ -162,6 +242,11 @@ def _clusters(examples: list[Example], threshold: float) -> list[int]:
             if inter / (len(sh) + len(sets[j]) - inter) >= threshold:
                 parent[find(j)] = find(i)
     return [find(i) for i in range(len(examples))]
+
+
+def cluster_ids(examples: list[Example], jaccard: float = 0.5) -> list[int]:
+    """For each example, the index of its near-duplicate cluster's representative."""
+    return _clusters(examples, jaccard)
 
 
 def assign_splits(examples: list[Example], *, seed: int = 13, jaccard: float = 0.5) -> list[Example]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from poise.guard.injection.classifier import InjectionClassifier, load_classifier
 from poise.guard.injection.manyshot import analyze_turns
+from poise.guard.injection.protected import context_findings
 from poise.guard.injection.rules import EXTRACTION_RULES, INJECTION_RULES
 from poise.guard.injection.scan import classifier_findings, rule_findings
 from poise.guard.normalize import NormalizedText, normalize
@@ -31,15 +32,21 @@ __all__ = [
 ]
 
 DEFAULT_THRESHOLD = 0.5
-SHORT_TEXT_CHARS = 32
+SHORT_TEXT_CHARS = 100
 """Under this many characters (not words: CJK has no spaces) and with no rule hit, the classifier
-alone cannot block: a handful of n-grams is too little evidence ("Tell me more", "You are great"
-scored 0.7-0.9). Short attacks ("ignore all previous instructions", "reveal your system prompt")
-are what the rules catch; no attack in the held-out test split is affected."""
+alone needs high confidence to block: a handful of n-grams is thin evidence ("Tell me your opening
+hours", "Imagine you are a medieval blacksmith" scored 0.6-0.8). Short attacks ("ignore all previous
+instructions", "reveal your system prompt") are what the rules catch. The length and the bar below
+were chosen by 5-fold cross-validation on train + validation: from 32 to 100 characters the pooled
+false-positive rate fell from 1.9 % to 0.6 % while recall went from 0.960 to 0.953."""
+SHORT_TEXT_CONFIDENT = 0.9
+"""A short text's classifier score at or above this stands (the classifier is sure)..."""
+TINY_TEXT_CHARS = 32
+"""... except under this many characters, where it never does: "Tell me more" and "You are great"
+score above 0.9 on a few n-grams each."""
 SHORT_TEXT_CAP = 0.9
-"""For such texts the classifier's score is capped at this fraction of the detector threshold
-(0.45 for the shipped 0.5, which the default policy blocks at): still above the policy's ``log``
-(0.3), so they stay visible in the audit trail, but never a block on their own."""
+"""A capped score is this fraction of the detector threshold: still above the policy's ``log``
+(0.3), so such texts stay visible in the audit trail, but never a block alone."""
 _ALL_RULES = INJECTION_RULES + EXTRACTION_RULES
 
 
@@ -53,6 +60,21 @@ def _result(name: str, findings: list[Finding], threshold: float, t0: float) -> 
         findings=tuple(findings),
         latency_ms=(time.perf_counter() - t0) * 1000.0,
     )
+
+
+def _classifier_bar(length: int) -> float:
+    """The classifier score a text of ``length`` characters needs, without rule hits, to keep it."""
+    if length < TINY_TEXT_CHARS:
+        return 2.0  # never
+    return SHORT_TEXT_CONFIDENT if length < SHORT_TEXT_CHARS else 0.0
+
+
+def _keep_best(found: list[Finding], new: Finding) -> list[Finding]:
+    """``found`` with ``new`` in place of its category's finding, if ``new`` scores higher."""
+    same = [g for g in found if g.category == new.category]
+    if same and new.score <= same[0].score:
+        return found
+    return [g for g in found if g.category != new.category] + [new]
 
 
 def many_shot_finding(norm: NormalizedText) -> Finding | None:
@@ -92,35 +114,36 @@ class InjectionDetector:
         default = self.classifier.threshold if self.classifier is not None else DEFAULT_THRESHOLD
         self.threshold = threshold if threshold is not None else default
 
-    def findings(self, norm: NormalizedText) -> list[Finding]:
-        """All findings for an already normalized text (used by the document scanner too)."""
+    def findings(self, norm: NormalizedText, system_prompt: str | None = None) -> list[Finding]:
+        """All findings for an already normalized text (used by the document scanner too).
+
+        With the ``system_prompt`` the message is sent against, a request for what that prompt
+        protects (its secret, a person's private data, a forbidden topic) is a finding too.
+        """
         found = rule_findings(norm, _ALL_RULES)
         shot = many_shot_finding(norm)
         if shot is not None:
             found.append(shot)
+        bar = 0.0 if found else _classifier_bar(len(norm.text.strip()))
+        category = max(found, key=lambda f: f.score).category if found else "injection"
+        for f in context_findings(norm, system_prompt):
+            found = _keep_best(found, f)
         if self.classifier is not None:
-            category = max(found, key=lambda f: f.score).category if found else "injection"
-            if category == "obfuscation":
-                category = "injection"
-            short = not found and len(norm.text.strip()) < SHORT_TEXT_CHARS
-            for f in classifier_findings(norm, self.classifier.score, category):
+            for f in classifier_findings(
+                norm, self.classifier.score, "injection" if category == "obfuscation" else category
+            ):
                 cap = SHORT_TEXT_CAP * self.threshold
-                if short and f.score > cap:  # too little text for the classifier alone
-                    f = replace(
-                        f,
-                        score=cap,
-                        reason=f"{f.reason}; capped: under {SHORT_TEXT_CHARS} characters",
-                    )
-                same = [g for g in found if g.category == f.category]
-                if not same or f.score > same[0].score:
-                    found = [g for g in found if g.category != f.category] + [f]
+                if cap < f.score < bar:  # too little text for the classifier alone
+                    f = replace(f, score=cap, reason=f"{f.reason}; capped: a short text without rule hits")
+                found = _keep_best(found, f)
         return found
 
     def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
-        """Score one user message; never raises for odd input."""
+        """Score one user message (against ``context.system_prompt`` when given); never raises."""
         t0 = time.perf_counter()
         norm = normalize(text)
-        return _result(self.name, self.findings(norm), self.threshold, t0)
+        prompt = context.system_prompt if context is not None else None
+        return _result(self.name, self.findings(norm, prompt), self.threshold, t0)
 
 
 class ManyShotDetector:

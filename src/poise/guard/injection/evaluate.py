@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poise.guard.injection.dataset import Example
-from poise.guard.types import Detector
+from poise.guard.types import DetectionContext, Detector
 
 __all__ = [
     "EvalReport",
     "GroupMetrics",
     "OperatingPoints",
     "evaluate",
+    "example_context",
+    "format_operating_point",
     "format_report",
     "load_jsonl",
     "operating_points",
@@ -65,6 +67,9 @@ class GroupMetrics:
     @property
     def fpr(self) -> float:
         return self.fp / self.n_benign if self.n_benign else 0.0
+
+    def merge(self, other: GroupMetrics) -> GroupMetrics:
+        return GroupMetrics(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     def add(self, attack: bool, flagged: bool) -> GroupMetrics:
         return GroupMetrics(
@@ -161,6 +166,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[k]
 
 
+def example_context(ex: Example) -> DetectionContext | None:
+    """The detection context an example is scored in: its system prompt, if it has one."""
+    return DetectionContext(system_prompt=ex.system_prompt) if ex.system_prompt else None
+
+
+def format_operating_point(op: OperatingPoints) -> str:
+    """One line: recall at the FPR cap and FPR at the recall floor (threshold picked on the set)."""
+    return (
+        f"operating points (threshold picked on this set, an oracle): recall at FPR "
+        f"{op.max_fpr:.0%} {op.recall_at_fpr:.3f}, FPR at recall {op.min_recall:.0%} {op.fpr_at_recall:.3f}"
+    )
+
+
 def evaluate(detector: Detector, examples: Iterable[Example]) -> EvalReport:
     """Run ``detector`` over ``examples`` and aggregate the confusion counts per group."""
     overall = GroupMetrics()
@@ -172,7 +190,7 @@ def evaluate(detector: Detector, examples: Iterable[Example]) -> EvalReport:
     for ex in examples:
         attack = ex.label == "attack"
         t0 = time.perf_counter()
-        result = detector.detect(ex.text)
+        result = detector.detect(ex.text, example_context(ex))
         latencies.append((time.perf_counter() - t0) * 1000)
         flagged = result.flagged
         scored.append((attack, result.score))
@@ -203,7 +221,7 @@ def evaluate(detector: Detector, examples: Iterable[Example]) -> EvalReport:
 
 
 def load_jsonl(path: Path) -> list[Example]:
-    """Read ``{"text", "label", "category"?, "lang"?, "source"?}`` lines."""
+    """Read ``{"text", "label", "category"?, "lang"?, "source"?, "system_prompt"?}`` lines."""
     out: list[Example] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -216,6 +234,7 @@ def load_jsonl(path: Path) -> list[Example]:
                     row.get("source", Path(path).stem),
                     row.get("category", "attack" if label == "attack" else "benign"),
                     row.get("lang", "en"),
+                    system_prompt=row.get("system_prompt") or "",
                 )
             )
     return out

@@ -77,8 +77,12 @@ def _outside_quotes(text: str, spans: list[tuple[int, int]]) -> str:
 
 
 def _quoted_weight(rule: Rule, start: int, end: int, text: str, spans: list[tuple[int, int]]) -> float:
-    """The rule's weight, scaled down when its hit only occurs inside quotation marks."""
-    if not any(s <= start and end <= e for s, e in spans):
+    """The rule's weight, scaled down when its hit only occurs inside quotation marks.
+
+    Indirect-injection rules are not: instructions planted in a pasted, quoted document are what
+    they look for.
+    """
+    if rule.category == "indirect_injection" or not any(s <= start and end <= e for s, e in spans):
         return rule.weight
     if rule.pattern.search(_outside_quotes(text, spans)) is not None:
         return rule.weight

@@ -7,6 +7,14 @@ split the data (:mod:`~poise.guard.injection.dataset`), fit a logistic regressio
 of the *normalized* training texts, choose the system threshold (rules + classifier) on the
 validation split as the lowest score whose validation FPR is <= 1.5 %, and only then measure the
 held-out test split once. Everything is seeded; the same data gives the same artifact.
+
+Every validation and test text is scored against a system prompt, as the guard does in service:
+CyberSecEval attacks against their own, every other text against one drawn from the same pool
+(:func:`~poise.guard.injection.dataset.pair_system_prompts`). The test split is also scored without
+any system prompt ("input only"), and both figures go in the model card.
+
+``--cv K`` instead runs K-fold cross-validation on train + validation (folds are whole near-duplicate
+clusters), pooling the out-of-fold scores: how model choices are compared without touching test.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ import argparse
 import json
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -23,9 +31,25 @@ import numpy as np
 
 from poise.errors import OptionalDependencyError
 from poise.guard.injection.classifier import MODEL_FILE, InjectionClassifier
-from poise.guard.injection.dataset import Example, assign_splits, load_examples, text_key
+from poise.guard.injection.dataset import (
+    Example,
+    assign_splits,
+    cluster_ids,
+    drop_near_copies,
+    load_examples,
+    load_train_only,
+    pair_system_prompts,
+    text_key,
+)
 from poise.guard.injection.detector import InjectionDetector
-from poise.guard.injection.evaluate import EvalReport, evaluate
+from poise.guard.injection.evaluate import (
+    EvalReport,
+    GroupMetrics,
+    evaluate,
+    example_context,
+    format_operating_point,
+    operating_points,
+)
 from poise.guard.injection.features import DIM, hashed_features
 from poise.guard.injection.model_card import write_model_card
 from poise.guard.normalize import normalize
@@ -50,6 +74,8 @@ class TrainReport:
     threshold: float
     val: EvalReport
     test: EvalReport
+    test_input_only: EvalReport
+    """The test split scored without any system prompt."""
     seconds: float
 
 
@@ -93,11 +119,80 @@ def _fit(train: list[Example], seed: int, c: float) -> tuple[np.ndarray, float]:
 
 def _choose_threshold(detector: InjectionDetector, val: list[Example]) -> float:
     """Lowest threshold whose validation FPR stays within :data:`TARGET_VAL_FPR`."""
-    benign = sorted((detector.detect(ex.text).score for ex in val if ex.label == "benign"), reverse=True)
+    benign = sorted(
+        (detector.detect(ex.text, example_context(ex)).score for ex in val if ex.label == "benign"),
+        reverse=True,
+    )
     allowed = int(TARGET_VAL_FPR * len(benign))
     # Flag strictly above the (allowed+1)-th highest benign score; never below 0.5.
     cut = benign[allowed] if len(benign) > allowed else 0.0
     return round(max(0.5, cut + 1e-4), 4)
+
+
+@dataclass(frozen=True)
+class _Splits:
+    pool: list[str]
+    """Every system prompt of the data (what validation and test texts are paired with)."""
+    train: list[Example]
+    extra: list[Example]
+    """Train-only examples, minus near copies of validation or test texts."""
+    val: list[Example]
+    test: list[Example]
+
+
+def _splits(data_dir: Path, seed: int) -> _Splits:
+    examples = assign_splits(load_examples(data_dir), seed=seed)
+    pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
+    held = pair_system_prompts([ex for ex in examples if ex.split != "train"], pool=pool)
+    return _Splits(
+        pool=pool,
+        train=[ex for ex in examples if ex.split == "train"],
+        extra=drop_near_copies(load_train_only(), held),
+        val=[ex for ex in held if ex.split == "val"],
+        test=[ex for ex in held if ex.split == "test"],
+    )
+
+
+def cross_validate(data_dir: Path, *, folds: int = 5, seed: int = 13, c: float = DEFAULT_C) -> EvalReport:
+    """Pooled out-of-fold report of the full detector on train + validation (never test).
+
+    Folds are whole near-duplicate clusters; each fold is scored (against paired system prompts,
+    at threshold 0.5) by a classifier fitted on the other folds plus the train-only examples.
+    """
+    sp = _splits(Path(data_dir), seed)
+    dev = pair_system_prompts(sp.train, pool=sp.pool) + sp.val
+    roots = cluster_ids(dev)
+    fold = [int(text_key(f"cv:{seed}:{text_key(dev[r].text)}"), 16) % folds for r in roots]
+    reports = []
+    for k in range(folds):
+        fit_on = [ex for ex, f in zip(dev, fold, strict=True) if f != k] + sp.extra
+        weights, bias = _fit(fit_on, seed, c)
+        detector = InjectionDetector(InjectionClassifier(weights, bias, 0.5, {}))
+        reports.append(evaluate(detector, [ex for ex, f in zip(dev, fold, strict=True) if f == k]))
+    return _pool(reports)
+
+
+def _pool(reports: list[EvalReport]) -> EvalReport:
+    """One report from several disjoint ones (counts added, scores and misses concatenated)."""
+    first = reports[0]
+    merged: dict[str, dict[str, GroupMetrics]] = {"category": {}, "lang": {}, "source": {}}
+    overall = GroupMetrics()
+    for r in reports:
+        overall = overall.merge(r.overall)
+        for kind, groups in (("category", r.by_category), ("lang", r.by_lang), ("source", r.by_source)):
+            for key, m in groups.items():
+                merged[kind][key] = merged[kind].get(key, GroupMetrics()).merge(m)
+    return EvalReport(
+        first.detector,
+        overall,
+        merged["category"],
+        merged["lang"],
+        merged["source"],
+        first.latency_ms,
+        tuple(m for r in reports for m in r.misses),
+        tuple(m for r in reports for m in r.false_positives),
+        tuple(s for r in reports for s in r.scores),
+    )
 
 
 def train_injection_classifier(
@@ -122,10 +217,8 @@ def train_injection_classifier(
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    examples = assign_splits(load_examples(Path(data_dir)), seed=seed)
-    train = [ex for ex in examples if ex.split == "train"]
-    val = [ex for ex in examples if ex.split == "val"]
-    test = [ex for ex in examples if ex.split == "test"]
+    sp = _splits(Path(data_dir), seed)
+    train, val, test = sp.train + sp.extra, sp.val, sp.test
     if subset is not None and subset < len(train):
         step = len(train) / subset
         train = [train[int(i * step)] for i in range(subset)]
@@ -145,16 +238,20 @@ def train_injection_classifier(
             "attack": sum(ex.label == "attack" for ex in part),
             "benign": sum(ex.label == "benign" for ex in part),
         }
-    manifest = {text_key(ex.text): ex.split for ex in examples if ex.split != "train"}
+    manifest = {text_key(ex.text): ex.split for ex in val + test}
     (out_dir / MANIFEST_FILE).write_text(
         json.dumps(dict(sorted(manifest.items())), indent=0) + "\n", encoding="utf-8"
     )
-    report = TrainReport(artifact, sizes, threshold, val_report, test_report, time.perf_counter() - t0)
+    input_only = evaluate(detector, [replace(ex, system_prompt="") for ex in test])
+    report = TrainReport(
+        artifact, sizes, threshold, val_report, test_report, input_only, time.perf_counter() - t0
+    )
     metrics = {
         "threshold": threshold,
         "split_sizes": sizes,
         "val": val_report.as_dict(),
         "test": test_report.as_dict(),
+        "test_input_only": input_only.as_dict(),
     }
     (out_dir / METRICS_FILE).write_text(
         json.dumps(metrics, indent=1, sort_keys=True) + "\n", encoding="utf-8"
@@ -172,7 +269,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="artifact folder")
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--c", type=float, default=DEFAULT_C)
+    parser.add_argument(
+        "--cv", type=int, default=0, metavar="K", help="K-fold cross-validation on train + validation only"
+    )
     args = parser.parse_args(argv)
+    if args.cv:
+        cv = cross_validate(args.data, folds=args.cv, seed=args.seed, c=args.c)
+        o = cv.overall
+        print(f"{args.cv}-fold CV on train + validation (pooled, threshold 0.5, with system prompts)")
+        print(f"recall {o.recall:.3f}  FPR {o.fpr:.3f}  precision {o.precision:.3f}  F1 {o.f1:.3f}")
+        print(format_operating_point(operating_points(cv.scores)))
+        for key, m in sorted(cv.by_source.items()):
+            print(f"  {key:18} attacks {m.tp}/{m.n_attack}  benign flagged {m.fp}/{m.n_benign}")
+        return 0
     report = train_injection_classifier(args.data, args.out, seed=args.seed, c=args.c)
     t = report.test.overall
     print(f"split sizes: {report.split_sizes}")
