@@ -94,8 +94,8 @@ def _context(
 
         persona = resolve_persona(persona_ref)
         secrets = tuple(persona.secrets)
-        if prompt is None and stage == "output":
-            prompt = compile_persona(persona).text  # what a leak of this persona's prompt would copy
+        if prompt is None:  # what input is judged against and what a leak would copy, as in service
+            prompt = compile_persona(persona).text
     detection = DetectionContext(system_prompt=prompt, secrets=secrets)
     return GuardContext(detection, tier=tier, tenant=tenant, persona=persona, user_text=user_text)
 
@@ -135,7 +135,11 @@ def check(
     ] = None,
     system_prompt: Annotated[
         str | None,
-        typer.Option("--system-prompt", help="Output checks: the system prompt a reply must not leak."),
+        typer.Option(
+            "--system-prompt",
+            help="The system prompt being protected: input checks look for requests for what it "
+            "protects (a secret, a person's data, a forbidden topic), output checks for leaks of it.",
+        ),
     ] = None,
     user_text: Annotated[
         str | None, typer.Option("--user-text", help="Output checks: the user's message being answered.")
