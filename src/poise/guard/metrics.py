@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Self
 
 __all__ = ["Confusion", "LatencySummary", "confusion", "percentile", "summarize_latency"]
 
@@ -25,8 +26,8 @@ class Confusion:
     fn: int = 0
     tn: int = 0
 
-    def __add__(self, other: Confusion) -> Confusion:
-        return Confusion(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
+    def __add__(self, other: Self) -> Self:
+        return type(self)(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     @property
     def support(self) -> int:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from poise.guard.injection.dataset import Example
+from poise.guard.metrics import Confusion
 from poise.guard.types import DetectionContext, Detector
 
 __all__ = [
@@ -35,13 +36,12 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class GroupMetrics:
-    """Confusion counts of one group and the rates derived from them."""
+class GroupMetrics(Confusion):
+    """Confusion counts of one group (attack = positive) and the rates derived from them.
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
+    The ratios are :class:`~poise.guard.metrics.Confusion`'s, with its convention for empty
+    denominators; ``+`` pools two groups.
+    """
 
     @property
     def n_attack(self) -> int:
@@ -50,26 +50,6 @@ class GroupMetrics:
     @property
     def n_benign(self) -> int:
         return self.fp + self.tn
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / self.n_attack if self.n_attack else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def fpr(self) -> float:
-        return self.fp / self.n_benign if self.n_benign else 0.0
-
-    def merge(self, other: GroupMetrics) -> GroupMetrics:
-        return GroupMetrics(self.tp + other.tp, self.fp + other.fp, self.fn + other.fn, self.tn + other.tn)
 
     def add(self, attack: bool, flagged: bool) -> GroupMetrics:
         return GroupMetrics(

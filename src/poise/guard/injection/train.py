@@ -178,10 +178,10 @@ def _pool(reports: list[EvalReport]) -> EvalReport:
     merged: dict[str, dict[str, GroupMetrics]] = {"category": {}, "lang": {}, "source": {}}
     overall = GroupMetrics()
     for r in reports:
-        overall = overall.merge(r.overall)
+        overall = overall + r.overall
         for kind, groups in (("category", r.by_category), ("lang", r.by_lang), ("source", r.by_source)):
             for key, m in groups.items():
-                merged[kind][key] = merged[kind].get(key, GroupMetrics()).merge(m)
+                merged[kind][key] = merged[kind].get(key, GroupMetrics()) + m
     return EvalReport(
         first.detector,
         overall,
