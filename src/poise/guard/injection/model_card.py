@@ -26,9 +26,9 @@ def _table(rows: dict[str, GroupMetrics], *, attacks: bool = True, benign: bool 
         if (m.n_attack and attacks) or (m.n_benign and benign):
             recall = f"{m.recall:.3f}" if m.n_attack else "–"
             fpr = f"{m.fpr:.3f}" if m.n_benign else "–"
-            out.append(
-                f"| {key} | {m.n_attack} | {m.n_benign} | {recall} | {fpr} | {m.precision:.3f} | {m.f1:.3f} |"
-            )
+            # precision and F1 say nothing about a group without attacks
+            p, f1 = (f"{m.precision:.3f}", f"{m.f1:.3f}") if m.n_attack else ("–", "–")
+            out.append(f"| {key} | {m.n_attack} | {m.n_benign} | {recall} | {fpr} | {p} | {f1} |")
     return out
 
 
