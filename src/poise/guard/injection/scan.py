@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from poise.guard.injection.rules import Rule, run_rules
+from poise.guard.injection.ruleset import Rule, run_rules
 from poise.guard.normalize import NormalizedText
 from poise.guard.types import Finding, Span
 
