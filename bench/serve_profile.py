@@ -1,8 +1,9 @@
 """Where a gateway request spends its time: the in-process request path under cProfile.
 
 The app with rails and audit on, a scripted backend (no network, so only the gateway's own work
-is measured), driven through ``httpx.ASGITransport``. Prints the mean time per request with and
-without the rails and the top functions by cumulative and own time.
+is measured), driven through ``httpx.ASGITransport``. The requests rotate over the user messages
+and replies of ``bench/serve_overhead.py``. Prints the mean time per request with and without the
+rails and the top functions by cumulative and own time.
 
     .venv/bin/python bench/serve_profile.py            # 2,000 requests
     .venv/bin/python bench/serve_profile.py -n 500 --top 40
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import itertools
 import pstats
 import tempfile
 import time
@@ -22,12 +24,7 @@ import httpx
 
 from poise.models.scripted import ScriptedModel
 from poise.server import GatewayConfig, create_app
-
-BODY = {
-    "model": "bank",
-    "messages": [{"role": "user", "content": "Hello, is my debit card active right now?"}],
-}
-REPLY = "Your card is active. Anything else I can help with?"
+from serve_overhead import BODIES, REPLIES
 
 
 def make_app(tmp: Path, rails: bool) -> object:
@@ -40,7 +37,8 @@ def make_app(tmp: Path, rails: bool) -> object:
             "audit": {"path": str(tmp / f"audit-{rails}.db")},
         }
     )
-    return create_app(config, models={"s": ScriptedModel(lambda m, p: REPLY)}, host="127.0.0.1")
+    replies = itertools.cycle(REPLIES)
+    return create_app(config, models={"s": ScriptedModel(lambda m, p: next(replies))}, host="127.0.0.1")
 
 
 async def drive(app: object, n: int, profile: cProfile.Profile | None) -> tuple[float, float]:
@@ -50,13 +48,14 @@ async def drive(app: object, n: int, profile: cProfile.Profile | None) -> tuple[
     try:
         transport = httpx.ASGITransport(app)  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
-            for _ in range(50):  # warm caches (compiled prompts, rails)
-                assert (await client.post("/v1/chat/completions", json=BODY)).status_code == 200
+            for i in range(50):  # warm caches (compiled prompts, rails)
+                r = await client.post("/v1/chat/completions", json=BODIES[i % len(BODIES)])
+                assert r.status_code == 200
             if profile is not None:
                 profile.enable()
             start, cpu = time.perf_counter(), time.process_time()
-            for _ in range(n):
-                r = await client.post("/v1/chat/completions", json=BODY)
+            for i in range(n):
+                r = await client.post("/v1/chat/completions", json=BODIES[i % len(BODIES)])
                 assert r.status_code == 200
             elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
             if profile is not None:

@@ -6,8 +6,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from poise.guard.persona_rules import PersonaRulesRail, check_reply, sentence_spans, word_count, word_spans
+from poise.guard.persona_rules import (
+    _APOLOGY_RE,
+    APOLOGY_LEXICON,
+    PersonaRulesRail,
+    _apologizes,
+    check_reply,
+    sentence_spans,
+    word_count,
+    word_spans,
+)
 from poise.guard.rails import GuardContext
+from poise.guard.types import Span
 from poise.persona.spec import Persona, Rule, RuleCheck
 
 CASES = [
@@ -108,3 +118,19 @@ def test_sentence_spans_cover_cjk_and_newlines():
 @given(st.text(alphabet=st.sampled_from(list("aZ9_ -'\t.,\n’é")), max_size=30))
 def test_word_count_equals_the_number_of_word_spans(text: str) -> None:
     assert word_count(text) == len(word_spans(text))
+
+
+_APOLOGY_PIECES = [*APOLOGY_LEXICON, "SORRY", "Lo Siento", "ÖZÜR DİLERİM", "DÉSOLÉ", "ИЗВИНИТЕ", "ſorry"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_APOLOGY_PIECES), st.text(alphabet=list("ab İıſK .,'\n"), max_size=6)),
+        max_size=5,
+    ).map("".join)
+)
+def test_apology_prefilter_never_hides_an_apology(text: str) -> None:
+    # The substring prefilter only skips the regex when the regex could not match either.
+    span = Span(0, len(text), "first_sentence")
+    assert _apologizes(text, span) is (_APOLOGY_RE.search(text, 0, len(text)) is not None)

@@ -54,6 +54,27 @@ SPEC = PolicySpec(
 )
 
 
+def test_one_policy_keeps_tenants_and_stages_apart_when_asked_again():
+    # The rules that judge a (tenant, stage, rail, category) are looked up once: a second round of
+    # the same questions, in another order, must give the same answers.
+    policy = Policy(SPEC)
+    asks = [
+        ("acme", "input", "injection", 0.25),
+        (None, "input", "injection", 0.25),
+        ("acme", "input", "EMAIL", 0.9),
+        (None, "input", "EMAIL", 0.9),
+        ("other", "input", "EMAIL", 0.9),
+        (None, "output", "injection", 0.9),
+    ]
+    expected = ["block", "allow", "allow", "redact", "redact", "allow"]
+    for order in (asks, asks[::-1]):
+        answers = {
+            ask: policy.decide([_result("r", ask[2], ask[3])], stage=ask[1], tenant=ask[0]).action
+            for ask in order
+        }
+        assert [answers[ask] for ask in asks] == expected
+
+
 @pytest.mark.parametrize(
     ("tier", "tenant", "category", "score", "action"),
     [

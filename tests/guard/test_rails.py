@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 
 import pytest
 
 from poise.guard.pipeline import GuardPipeline
 from poise.guard.policy import Policy, PolicySpec
-from poise.guard.rails import DetectorRail, GuardContext, RailResult, build_rail, rail_names, run_rail
+from poise.guard.rails import (
+    DetectorRail,
+    GuardContext,
+    RailResult,
+    build_rail,
+    rail_names,
+    run_rail,
+    runs_inline,
+)
 from poise.guard.types import DetectionContext, DetectorResult
 
 
@@ -114,3 +123,41 @@ def test_detector_rail_validates_settings():
         DetectorRail(Crash(), on_error="maybe")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="timeout"):
         DetectorRail(Crash(), timeout=0)
+    with pytest.raises(ValueError, match="inline_chars"):
+        DetectorRail(Crash(), mode="thread", inline_chars=-1)
+
+
+class WhereRan:
+    name = "where"
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+
+    def detect(self, text: str, context: DetectionContext | None = None) -> DetectorResult:
+        self.threads.append(threading.current_thread().name)
+        return DetectorResult(self.name, False, 0.0)
+
+
+async def test_thread_rail_checks_short_texts_inline_and_long_ones_on_the_pool():
+    detector = WhereRan()
+    rail = DetectorRail(detector, mode="thread", inline_chars=10)
+    assert runs_inline(rail, "short") and not runs_inline(rail, "much longer than ten")
+    for text in ("short", "much longer than ten"):
+        assert (await run_rail(rail, text, GuardContext())).status == "ok"
+    loop_thread = threading.current_thread().name
+    assert detector.threads[0] == loop_thread
+    assert detector.threads[1] != loop_thread and detector.threads[1].startswith("poise-rail")
+
+
+async def test_short_text_on_a_thread_rail_still_times_out_as_an_error():
+    rail = DetectorRail(Slow("slow", 0.05), timeout=0.01, mode="thread", inline_chars=100)
+    result = await run_rail(rail, "hi", GuardContext())
+    assert result.status == "error" and result.error is not None and result.error.type == "TimeoutError"
+    assert (await _pipeline(rail).check_input("hi")).action == "block"
+
+
+def test_injection_rail_keeps_long_texts_on_a_thread():
+    rail = build_rail("injection", {"classifier": True})
+    assert isinstance(rail, DetectorRail) and rail.mode == "thread"
+    assert runs_inline(rail, "x" * 2000) and not runs_inline(rail, "x" * 2001)
+    assert not runs_inline(build_rail("injection", {"classifier": True, "inline_chars": 0}), "x")

@@ -7,11 +7,14 @@ prompt ids, every model) is measured here against a floor, so a regression fails
 from __future__ import annotations
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from poise.guard.refusal import RefusalDetector, split_of
+from poise.guard.refusal import _STRONG, _STRONG_ANYWHERE, _STRONG_AT_WORD, RefusalDetector, split_of
 
 
 def _rows(shared_data: Path, split: str) -> list[tuple[str, bool]]:
@@ -63,3 +66,24 @@ def test_refusal_examples(text, flagged):
     assert result.flagged is flagged
     if flagged:
         assert result.findings[0].category == "refusal" and result.findings[0].spans
+
+
+# Each phrase with its own word boundary: the lexicon as written before the boundary was shared.
+_SPELLED_OUT = re.compile(
+    "|".join([*(rf"\b(?:{p})" for p in _STRONG_AT_WORD), *_STRONG_ANYWHERE]), re.IGNORECASE
+)
+_PIECES = [
+    "I can't", "we cannot", "I'm sorry", "sorry, but I", "I am afraid", "unable to help", "it's not",
+    "appropriate", "lo siento", "Es tut mir leid", "извините", "抱歉", "I'm just an AI", "instead, let's",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_PIECES), st.text(alphabet=list("aI' .,\n_é"), max_size=4)), max_size=6
+    ).map("".join)
+)
+def test_shared_word_boundary_matches_like_one_boundary_per_phrase(text: str) -> None:
+    spans = [m.span() for m in _STRONG.finditer(text)]
+    assert spans == [m.span() for m in _SPELLED_OUT.finditer(text)]

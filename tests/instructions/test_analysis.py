@@ -12,14 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from poise.instructions import analyze
 from poise.instructions.code_language import LANGUAGES, detect_code_language, find_mentions
 from poise.instructions.conditions import CodeLanguage, Task
 from poise.instructions.message_parts import split_message
-from poise.instructions.natural_language import identify_language
+from poise.instructions.natural_language import _CJK, _LETTERS, _letters, identify_language
 from poise.instructions.sentiment import summarise_sentiment
-from poise.instructions.task import TASKS, classify_task
+from poise.instructions.task import TASKS, classify_task, normalise
 
 from .helpers import ctx
 
@@ -128,6 +130,21 @@ def test_task(text: str, task: str):
     assert guess.task == task
     assert set(guess.scores) == set(TASKS)
     assert abs(sum(guess.scores.values()) - 1.0) < 0.01
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from([*map(chr, range(128)), "é", "ß", "語", "中"]), max_size=40))
+def test_letter_count_fast_path_agrees_with_the_regexes(text: str):
+    assert _letters(text) == len(_LETTERS.findall(text)) + 2 * len(_CJK.findall(text))
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [("Refund MY Order!", "refund my order!"), ("Ärger über das CAFÉ", "arger uber das cafe"), ("", "")],
+    ids=["ascii", "accents", "empty"],
+)
+def test_normalise_lowercases_and_strips_accents(text: str, normal: str):
+    assert normalise(text) == normal
 
 
 def test_code_in_message_makes_a_code_task():

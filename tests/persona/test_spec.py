@@ -6,6 +6,7 @@ import pytest
 
 from poise.errors import PersonaError
 from poise.persona import builtin_personas, load_persona, persona_from_yaml, persona_to_yaml, resolve_persona
+from poise.persona.spec import Rule, RuleCheck
 
 MINIMAL = """
 id: demo
@@ -145,3 +146,21 @@ def test_content_hash_is_stable_and_sensitive():
     b = persona_from_yaml(MINIMAL)
     c = persona_from_yaml(MINIMAL.replace("Demo", "Demo2"))
     assert a.content_hash() == b.content_hash() != c.content_hash()
+
+
+@pytest.mark.parametrize(
+    ("fields", "empty"),
+    [
+        ({}, True),
+        ({"apologize_first": False, "banned_terms": []}, True),
+        ({"max_sentences": 3}, False),
+        ({"banned_terms": ["Globex"]}, False),
+        ({"apologize_first": True}, False),
+        ({"reply_language": "match_user"}, False),
+    ],
+    ids=["nothing", "only-defaults", "count", "terms", "flag", "language"],
+)
+def test_a_rule_check_is_empty_when_it_verifies_nothing(fields, empty):
+    check = RuleCheck(**fields)
+    assert check.is_empty() is empty
+    assert Rule(do="Be brief.", check=check).checkable is not empty

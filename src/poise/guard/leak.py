@@ -16,12 +16,11 @@ Three independent signals, checked on the reply *and* on its normalized and deco
   reach either bar, and for short prompts only a near-verbatim copy does, so a refusal that names
   the forbidden topic is not a leak.
 
-The prompt side is compiled once into a :class:`PromptIndex` and cached by the prompt's hash.
+The prompt side is compiled once into a :class:`PromptIndex` and cached by the prompt's text.
 """
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 import secrets as _random
@@ -29,7 +28,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from poise.guard.normalize import normalize
+from poise.guard.normalize import normalize, rot13
 from poise.guard.pii import find_entities
 from poise.guard.types import DetectionContext, DetectorResult, Finding
 
@@ -116,17 +115,19 @@ class PromptIndex:
     """The prompt's distinct tokens: a reply position can seed a match only if three are in it."""
 
 
+# Keyed by the prompt text itself: a route's compiled prompt is one long-lived string whose hash
+# Python keeps, so a hit costs a dict lookup instead of hashing a few kB again on every reply.
 _CACHE: OrderedDict[tuple[str, tuple[str, ...]], PromptIndex] = OrderedDict()
 
 
 def compile_prompt(system_prompt: str, secrets: tuple[str, ...] = ()) -> PromptIndex:
-    """Compile (or fetch from the per-hash cache) the index of ``system_prompt``."""
-    digest = hashlib.blake2b(system_prompt.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-    key = (digest, secrets)
+    """Compile (or fetch from the cache of the last few hundred prompts) the index of ``system_prompt``."""
+    key = (system_prompt, secrets)
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
         return cached
+    digest = hashlib.blake2b(system_prompt.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     toks = tuple(_tokens(system_prompt))
     grams: dict[tuple[str, str, str], list[int]] = {}
     for i in range(len(toks) - 2):
@@ -225,7 +226,7 @@ def _common_word(secret: str) -> bool:
 
 def _secret_hit(secret: str, forms: list[tuple[str, str]]) -> tuple[float, str] | None:
     low = secret.casefold()
-    needles = {"as written": low, "reversed": low[::-1], "rot13": codecs.encode(low, "rot13")}
+    needles = {"as written": low, "reversed": low[::-1], "rot13": rot13(low)}
     plain = forms[0][1].casefold()
     best: tuple[float, str] | None = None
     for label, form in forms:
@@ -269,7 +270,7 @@ def _canary_hit(canary: str, forms: list[tuple[str, str]]) -> str | None:
         for how, hay in (
             ("as written", skel),
             ("reversed", skel[::-1]),
-            ("rot13", codecs.encode(skel, "rot13")),
+            ("rot13", rot13(skel)),
         ):
             if any(p in hay for p in pieces):
                 return f"canary {how} in {label} text"

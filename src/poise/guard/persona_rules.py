@@ -97,6 +97,10 @@ _APOLOGY_RE = re.compile(
     ),
     re.IGNORECASE,
 )
+# Every apology _APOLOGY_RE finds contains one of these as a substring of the folded text: a
+# C-level scan rules out most sentences before the alternation (~70 phrases, each behind a
+# look-behind, tried at every position) runs.
+_APOLOGY_FOLDED = tuple(sorted({ignorecase_fold(t) for t in APOLOGY_LEXICON}))
 
 
 _WORD_SHAPE = bytes(ord("w") if i < 128 and chr(i).isalnum() else ord(" ") for i in range(256))
@@ -228,7 +232,7 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
         found = _check_language(text, c.reply_language, user_text)
         if found is not None:
             out.append(found)
-    folded = ignorecase_fold(text)
+    folded = ignorecase_fold(text) if c.banned_terms else ""
     for term in c.banned_terms:
         head_word = ignorecase_fold(term.split()[0]) if term.split() else ""
         if head_word not in folded:  # every match contains the term's first word (any case)
@@ -236,7 +240,7 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
         hits = [Span(m.start(), m.end(), "banned_term") for m in _term_re(term).finditer(text)]
         if hits:
             out.append(_finding("banned_term", f"uses banned term {term!r} ({len(hits)}x)", hits))
-    casefolded = text.casefold()
+    casefolded = text.casefold() if c.required_phrases else ""
     for phrase in c.required_phrases:
         if not _term_re(phrase).search(text) and phrase.casefold() not in casefolded:
             out.append(
@@ -256,7 +260,7 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
             )
     if c.apologize_first:
         first = sentences[0] if sentences else _whole(text, "reply")
-        if not _APOLOGY_RE.search(text, first.start, first.end):
+        if not _apologizes(text, first):
             out.append(
                 _finding(
                     "apologize_first",
@@ -279,6 +283,13 @@ def _check_one(text: str, c: RuleCheck, user_text: str | None) -> list[Finding]:
                 )
             )
     return out
+
+
+def _apologizes(text: str, sentence: Span) -> bool:
+    folded = ignorecase_fold(text[sentence.start : sentence.end])
+    if not any(term in folded for term in _APOLOGY_FOLDED):
+        return False
+    return _APOLOGY_RE.search(text, sentence.start, sentence.end) is not None
 
 
 def check_reply(reply: str, checks: Sequence[RuleCheck], *, user_text: str | None = None) -> DetectorResult:

@@ -44,6 +44,7 @@ from poise.guard.rails import (
     build_rail,
     register_rail,
     run_rail,
+    runs_inline,
 )
 from poise.guard.types import Detector, Span
 
@@ -190,7 +191,7 @@ class GuardPipeline:
 
     async def run_rails(self, rails: Sequence[Rail], text: str, ctx: GuardContext) -> tuple[RailResult, ...]:
         """Run ``rails`` on ``text``: inline ones directly, the rest concurrently."""
-        inline = [getattr(r, "mode", None) == "inline" for r in rails]
+        inline = [runs_inline(r, text) for r in rails]
         results: list[RailResult | None] = [None] * len(rails)
         for i, rail in enumerate(rails):
             if inline[i]:
@@ -225,9 +226,10 @@ class GuardPipeline:
         results = await self.run_rails(rails, text, ctx)
         decision = self.policy.decide(results, stage=stage, tier=ctx.tier, tenant=ctx.tenant)
         verdict = self._verdict(stage, decision, results, text, ctx, started)
-        if verdict.action == "escalate":
+        if verdict.action == "escalate":  # the latency then includes sending the event
             verdict = await self._escalate(verdict, ctx)
-        return replace(verdict, latency_ms=(time.perf_counter() - started) * 1000)
+            verdict = replace(verdict, latency_ms=(time.perf_counter() - started) * 1000)
+        return verdict
 
     def _verdict(
         self,
@@ -320,6 +322,7 @@ def _detector_rail(
     stream: bool | None,
     default_mode: ExecutionMode = "inline",
     default_stream: bool = False,
+    inline_chars: int = 0,
 ) -> DetectorRail:
     return DetectorRail(
         detector,
@@ -328,6 +331,7 @@ def _detector_rail(
         on_error=on_error,
         mode=mode or default_mode,
         stream=default_stream if stream is None else stream,
+        inline_chars=inline_chars,
     )
 
 
@@ -335,15 +339,23 @@ def _detector_rail(
     "injection", stages=("input",), description="prompt injection and jailbreak (rules + ML classifier)"
 )
 def _injection(
-    *, classifier: bool | Literal["auto"] = "auto", threshold: float | None = None, **rail: Any
+    *,
+    classifier: bool | Literal["auto"] = "auto",
+    threshold: float | None = None,
+    inline_chars: int = 2000,
+    **rail: Any,
 ) -> Rail:
     from poise.guard.injection import InjectionDetector
     from poise.guard.injection.classifier import ARTIFACT_DIR, MODEL_FILE
 
     use = (ARTIFACT_DIR / MODEL_FILE).is_file() if classifier == "auto" else bool(classifier)
     detector = InjectionDetector(use_classifier=use, threshold=threshold)
-    # The classifier is the one CPU-heavy detector (~ms): off the loop, so its timeout can bite.
-    return _detector_rail(detector, default_mode="thread" if use else "inline", **rail)
+    # With the classifier, a check grows with the text (~0.1 ms for a chat message, ~1 ms at 6,000
+    # characters on a 2-core box): long texts go to a thread, where the timeout can bite; up to
+    # ``inline_chars`` the hop would cost more than the check.
+    return _detector_rail(
+        detector, default_mode="thread" if use else "inline", inline_chars=inline_chars, **rail
+    )
 
 
 @register_rail("many_shot", stages=("input",), description="many fabricated dialogue turns in one message")

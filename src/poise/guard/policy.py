@@ -66,9 +66,13 @@ Stage = Literal["input", "output"]
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+_SEVERITY: dict[str, int] = {a: i for i, a in enumerate(ACTIONS)}
+_MATCH_CACHE_SIZE = 4096
+
+
 def severity(action: Action) -> int:
     """Rank of ``action`` in :data:`ACTIONS` (higher is more severe)."""
-    return ACTIONS.index(action)
+    return _SEVERITY[action]
 
 
 class _Strict(BaseModel):
@@ -185,6 +189,9 @@ class Policy:
     def __init__(self, spec: PolicySpec, *, path: Path | None = None) -> None:
         self.spec = spec
         self.path = path
+        # (tenant, stage, rail, category) -> the rules that judge such a finding, in order: the
+        # glob matching is the same for every request, and a category is a label, not user text.
+        self._matching: dict[tuple[str | None, Stage, str, str], tuple[PolicyRule, ...]] = {}
         unknown = [t for t in spec.tenants for d in spec.tenants[t].disable_rules if d not in self._ids(t)]
         if unknown:
             raise PolicyError(f"disable_rules names unknown rule ids {unknown}", path=path, field="tenants")
@@ -208,6 +215,18 @@ class Policy:
             return self._tenant_rules[tenant]
         return tuple(self.spec.rules)
 
+    def _rules_matching(
+        self, tenant: str | None, stage: Stage, rail: str, category: str
+    ) -> tuple[PolicyRule, ...]:
+        key = (tenant if tenant in self._tenant_rules else None, stage, rail, category)
+        found = self._matching.get(key)
+        if found is None:
+            found = tuple(r for r in self.rules_for(tenant) if r.matches(stage, rail, category))
+            if len(self._matching) >= _MATCH_CACHE_SIZE:
+                self._matching.clear()
+            self._matching[key] = found
+        return found
+
     def decide(
         self,
         results: Sequence[RailResult],
@@ -217,7 +236,6 @@ class Policy:
         tenant: str | None = None,
     ) -> Decision:
         """Map rail results to one action; the most severe wins. Errors follow ``on_error``."""
-        rules = self.rules_for(tenant)
         reasons: list[Reason] = []
         for rr in results:
             if rr.status == "error":
@@ -230,9 +248,7 @@ class Policy:
                 continue
             for finding in _findings(rr):
                 best: Reason | None = None
-                for rule in rules:
-                    if not rule.matches(stage, rr.rail, finding.category):
-                        continue
+                for rule in self._rules_matching(tenant, stage, rr.rail, finding.category):
                     for act, threshold in rule.thresholds.for_tier(tier).items():
                         if finding.score >= threshold and (
                             best is None or severity(act) > severity(best.action)

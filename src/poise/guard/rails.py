@@ -14,7 +14,10 @@ the check itself (about 40-80 us per call on a busy 2-core box, measured with
 ``bench/guard_pipeline.py``), so they run ``inline`` on the event loop; an inline rail that
 overruns its timeout is still reported as a timeout error (its result is discarded), since it
 could not be interrupted. CPU-heavy detectors (the ML classifier) run in ``thread`` mode on a
-small shared pool, where the timeout really stops the wait.
+small shared pool, where the timeout really stops the wait. A ``thread`` rail may still check
+short texts inline (``inline_chars``): the classifier scores a chat-sized message in about
+0.1 ms, less than the hop costs, and only long texts take long enough for an interruptible
+timeout to matter. :func:`runs_inline` is the one place that decides.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ __all__ = [
     "register_rail",
     "registered_rail",
     "run_rail",
+    "runs_inline",
 ]
 
 OnError = Literal["fail_closed", "fail_open"]
@@ -139,6 +143,8 @@ class DetectorRail:
         mode: ``inline`` on the event loop (microsecond detectors) or ``thread`` (CPU-heavy ones).
         stream: whether streaming output checks run this rail on every chunk (span detectors:
             PII, secrets, canaries); whole-reply checks (sentence counts) leave it ``False``.
+        inline_chars: in ``thread`` mode, texts of at most this many characters are checked
+            inline all the same (0: never), where the hop would cost more than the check.
     """
 
     def __init__(
@@ -150,9 +156,12 @@ class DetectorRail:
         on_error: OnError = "fail_closed",
         mode: ExecutionMode = "inline",
         stream: bool = False,
+        inline_chars: int = 0,
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout}")
+        if inline_chars < 0:
+            raise ValueError(f"inline_chars must be >= 0, got {inline_chars}")
         if on_error not in ("fail_closed", "fail_open"):
             raise ValueError(f"on_error must be 'fail_closed' or 'fail_open', got {on_error!r}")
         if mode not in ("inline", "thread"):
@@ -163,6 +172,7 @@ class DetectorRail:
         self.on_error: OnError = on_error
         self.mode: ExecutionMode = mode
         self.stream = stream
+        self.inline_chars = inline_chars
 
     def __repr__(self) -> str:
         return (
@@ -171,16 +181,23 @@ class DetectorRail:
         )
 
     async def check(self, text: str, ctx: GuardContext) -> RailResult:
-        if self.mode == "thread":
+        if runs_inline(self, text):
+            result = self.detector.detect(text, ctx.detection)
+        else:
             loop = asyncio.get_running_loop()
             result = await loop.run_in_executor(_POOL, self.detector.detect, text, ctx.detection)
-        else:
-            result = self.detector.detect(text, ctx.detection)
         if not isinstance(result, DetectorResult):
             raise TypeError(
                 f"detector {self.detector.name!r} returned {type(result).__name__}, not DetectorResult"
             )
         return RailResult(rail=self.name, status="ok", on_error=self.on_error, result=result)
+
+
+def runs_inline(rail: Rail, text: str) -> bool:
+    """Whether ``rail`` checks ``text`` on the event loop (``inline``, or a short text in ``thread``
+    mode under the rail's ``inline_chars``) rather than on the rail thread pool."""
+    mode = getattr(rail, "mode", None)
+    return mode == "inline" or (mode == "thread" and len(text) <= getattr(rail, "inline_chars", 0))
 
 
 def _error(rail: Rail, name: str, exc: BaseException, started: float) -> RailResult:
@@ -205,7 +222,7 @@ async def run_rail(rail: Rail, text: str, ctx: GuardContext) -> RailResult:
     name = str(getattr(rail, "name", type(rail).__name__))
     try:
         timeout = float(rail.timeout)
-        if getattr(rail, "mode", None) == "inline":
+        if runs_inline(rail, text):
             # Nothing can interrupt synchronous work on the loop; an overrun still counts as a
             # timeout, so the result does not depend on how slow the box happened to be.
             result = await rail.check(text, ctx)

@@ -31,7 +31,7 @@ def analyze(context: RequestContext) -> Signals:
     code = detect_code_language(parts)
     language = identify_language(parts.prose)
     task = classify_task(parts.prose, has_code=parts.has_code, code_language=code.language)
-    mood = summarise_sentiment(user_messages)
+    mood = summarise_sentiment(user_messages, last_prose=parts.prose)
     return Signals(
         task=task.task,
         task_scores=task.scores,

@@ -167,13 +167,14 @@ class Condition(_Strict):
         return self
 
 
-def _as_list(value: str | Sequence[str] | None) -> list[str]:
+def _as_list(value: str | Sequence[str] | None) -> Sequence[str]:
+    # No copy: the values are validated strings, and this runs for every rule on every request.
     if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
+        return ()
+    return (value,) if isinstance(value, str) else value
 
 
-def _is(name: str, actual: str, wanted: list[str]) -> str:
+def _is(name: str, actual: str, wanted: Sequence[str]) -> str:
     if len(wanted) == 1:
         return f"{name} = {actual}"
     if len(wanted) > 4:

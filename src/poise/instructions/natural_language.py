@@ -83,6 +83,7 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 # Latin-script text needs about this many letters before the identifier is trusted fully; CJK
 # characters carry more information each, so they count three times.
 _FULL_LENGTH = 12
+_ASCII_NON_LETTERS = bytes(i for i in range(128) if not chr(i).isalpha())
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class LanguageIdentifier:
             The language and a confidence in 0..1; ``None`` when the text is too short or the
             model is unsure.
         """
-        letters = len(_LETTERS.findall(prose)) + 2 * len(_CJK.findall(prose))
+        letters = _letters(prose)
         if letters < 4:
             return LanguageGuess(None, 0.0)
         model = self._model or self._load()
@@ -139,6 +140,13 @@ class LanguageIdentifier:
         if confidence < self.min_confidence:
             return LanguageGuess(None, confidence)
         return LanguageGuess(str(lang), confidence)
+
+
+def _letters(prose: str) -> int:
+    """How much language evidence ``prose`` holds: its letters, CJK characters counting three."""
+    if prose.isascii():  # the letters of ASCII text are a-z and A-Z, in one C-level pass
+        return len(prose.encode("ascii").translate(None, _ASCII_NON_LETTERS))
+    return len(_LETTERS.findall(prose)) + 2 * len(_CJK.findall(prose))
 
 
 _default = LanguageIdentifier()

@@ -86,14 +86,15 @@ class SentimentAnalyzer:
             # "it crashed again": a problem reported as repeated is a complaint even when VADER
             # sees no negative word.
             return True
-        negative = score <= NEGATIVE or bool(_FRUSTRATION.search(text))
-        return negative and bool(problems or _FRUSTRATION.search(text))
+        frustrated = _FRUSTRATION.search(text) is not None
+        return (score <= NEGATIVE or frustrated) and (bool(problems) or frustrated)
 
-    def summarise(self, user_messages: Sequence[str]) -> SentimentSummary:
+    def summarise(self, user_messages: Sequence[str], *, last_prose: str | None = None) -> SentimentSummary:
         """Summarise the user's messages (oldest first).
 
         Args:
             user_messages: the content of every user message so far.
+            last_prose: the last message's prose, when the caller has split it already.
 
         Returns:
             The last message's compound score, the mean over the last :data:`RECENT_WINDOW`
@@ -102,7 +103,8 @@ class SentimentAnalyzer:
         if not user_messages:
             return SentimentSummary(0.0, 0.0, 0)
         window = user_messages[-COMPLAINT_WINDOW:]
-        proses = [split_message(m).prose for m in window]
+        proses = [split_message(m).prose for m in window[:-1]]
+        proses.append(split_message(window[-1]).prose if last_prose is None else last_prose)
         compounds = [self.compound(p) for p in proses]
         recent = compounds[-RECENT_WINDOW:]
         complaints = sum(self.is_complaint(p, c) for p, c in zip(proses, compounds, strict=True))
@@ -112,6 +114,6 @@ class SentimentAnalyzer:
 _default = SentimentAnalyzer()
 
 
-def summarise_sentiment(user_messages: Sequence[str]) -> SentimentSummary:
+def summarise_sentiment(user_messages: Sequence[str], *, last_prose: str | None = None) -> SentimentSummary:
     """Summarise with the shared default :class:`SentimentAnalyzer`."""
-    return _default.summarise(user_messages)
+    return _default.summarise(user_messages, last_prose=last_prose)

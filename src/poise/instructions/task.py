@@ -126,6 +126,8 @@ class TaskGuess:
 
 def normalise(text: str) -> str:
     """Lower-case and strip accents, so cues match 'Ärger', 'arger' and 'ärger' alike."""
+    if text.isascii():  # NFKD leaves ASCII as it is, and it has no combining marks
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 

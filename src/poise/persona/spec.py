@@ -54,7 +54,8 @@ class RuleCheck(_Strict):
     )
 
     def is_empty(self) -> bool:
-        return not any(v not in (None, [], False) for v in self.model_dump().values())
+        # The fields themselves, not model_dump(): this runs for every rule on every reply.
+        return all(getattr(self, name) in (None, [], False) for name in type(self).model_fields)
 
 
 class Rule(_Strict):

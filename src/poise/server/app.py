@@ -359,7 +359,7 @@ def create_app(
         with shared_language_ids():  # analysis and persona_rules identify the user's text once
             data = await service.complete(body, ex, session)
         headers = {"X-Request-Id": ex.request_id}
-        if gateway.audit is not None and gateway.audit.wait:  # the answer waits for the record
+        if gateway.audit is not None and gateway.audit.must_wait:  # the answer waits for the record
             await service.finish(ex, 200)
             return JSONResponse(data, headers=headers)
         # The record is committed after the answer anyway (audit.wait: false): build and queue it,

@@ -7,6 +7,11 @@ even if the process is killed right after; by default the record is committed in
 a few milliseconds after the answer (a disk sync costs 4-12 ms here, more than the whole gateway
 budget). Either way a record the store acknowledged is never lost (``docs/design/gateway.md``).
 
+The background lag stays bounded: when answers outrun the store (an overloaded gateway answers
+faster than the writer thread, which shares the GIL with it, can chain and commit), once
+``max_pending`` records are queued requests answer after their commit, as with ``wait: true``,
+until the backlog drains. A failed append is still only logged then, as the background path does.
+
 :func:`request_record` builds the record: digests of the texts, never the texts; the key's
 configured id, never the key; reasons and categories, which the store scrubs again on append.
 """
@@ -31,10 +36,13 @@ log = logging.getLogger("poise.server")
 class AuditWriter:
     """Serialises appends to an :class:`AuditStore`, batching records that arrive together."""
 
-    def __init__(self, store: AuditStore, *, wait: bool = False, max_batch: int = 256) -> None:
+    def __init__(
+        self, store: AuditStore, *, wait: bool = False, max_batch: int = 256, max_pending: int = 64
+    ) -> None:
         self.store = store
         self.wait = wait
         self.max_batch = max_batch
+        self.max_pending = max_pending
         self._queue: asyncio.Queue[tuple[AuditRecord, asyncio.Future[None]]] | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending = 0
@@ -44,19 +52,33 @@ class AuditWriter:
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name="poise-audit-writer")
 
+    @property
+    def congested(self) -> bool:
+        """``max_pending`` records or more wait for the store (see the module docstring)."""
+        return self._pending >= self.max_pending
+
+    @property
+    def must_wait(self) -> bool:
+        """Whether an answer should wait for its record: with ``wait``, or while congested."""
+        return self.wait or self.congested
+
     async def write(self, record: AuditRecord) -> None:
         """Queue ``record``; with ``wait``, return once it is durably stored (raises AuditError
-        on failure), otherwise at once (a failure is logged and counted in :attr:`failures`)."""
+        on failure), otherwise at once (a failure is logged and counted in :attr:`failures`),
+        or, over the backlog bound, once the store has answered."""
         if self._queue is None:
             await self.store.append([record])
             return
+        congested = self.congested
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait((record, done))
         self._pending += 1
         if self.wait:
             await asyncio.shield(done)
-        else:
-            done.add_done_callback(_consume)
+            return
+        done.add_done_callback(_consume)
+        if congested:  # pace the caller to the store; the outcome is handled as in the background
+            await asyncio.wait([done])
 
     async def _run(self) -> None:
         assert self._queue is not None
