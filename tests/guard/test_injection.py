@@ -382,3 +382,13 @@ def test_short_everyday_turns_are_never_blocked_by_the_classifier_alone(text):
 @pytest.mark.parametrize("text", SHORT_ATTACKS)
 def test_short_attacks_are_still_caught_by_the_rules(text):
     assert InjectionDetector().detect(text).flagged
+
+
+def test_ordinary_traffic_is_not_read_as_an_attack() -> None:
+    """The gateway benchmark's 122 realistic bank, support and coding messages (written for latency
+    measurement, never trained on): 7 were blocked before ordinary traffic joined the training data."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "data" / "serve_messages.json"
+    messages = json.loads(path.read_text(encoding="utf-8"))
+    detector = InjectionDetector()
+    flagged = [m for m in messages if detector.detect(m).flagged]
+    assert len(messages) >= 100 and len(flagged) <= 1, flagged

@@ -80,7 +80,7 @@ def test_fpr_floor_on_the_named_hard_negatives(test_report) -> None:
 
 @needs_data
 @pytest.mark.xfail(
-    reason="with IFEval prompts counted as benign too the test FPR is 0.025: 'rewrite/summarize the text "
+    reason="with IFEval prompts counted as benign too the test FPR is 0.027: 'rewrite/summarize the text "
     "below' prompts quote instructions (see MODEL_CARD)",
     strict=True,
 )

@@ -151,7 +151,7 @@ def load_train_only(own_dir: Path = OWN_DATA_DIR) -> list[Example]:
                     Example(
                         row["text"],
                         label,
-                        f"own_{label}",
+                        row.get("source", f"own_{label}"),
                         row.get("category", label),
                         row.get("lang", "en"),
                         split="train",

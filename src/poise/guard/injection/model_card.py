@@ -62,7 +62,9 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
         "'ignore/forget' in en, es, fr, de, it, pt and fewer in ru, zh, ja). No data from the `pyrit` package "
         "is used (kept for independent evaluation). `data/train_only/*.jsonl` (more multilingual attacks and "
         "hard negatives, written after the split was fixed) only ever train: they never enter the split, and any "
-        "that nearly copies a validation or test text (word 3-gram Jaccard >= 0.5) is dropped.",
+        "that nearly copies a validation or test text (word 3-gram Jaccard >= 0.5) is dropped. "
+        "`data/train_only/ordinary.jsonl` is 320 plain user messages (banking, shopping, clinic, code with "
+        "tracebacks, office, everyday questions; 11 languages) so ordinary traffic is not read as an attack.",
         "",
         "Context: the guard checks a message against the system prompt it protects, so every validation and "
         "test text is scored that way: CyberSecEval attacks against their own system prompt (many are attacks "
@@ -154,14 +156,17 @@ def write_model_card(path: Path, report: TrainReport, rules_only: EvalReport, me
         "cross-validation on train + validation (`python -m poise.guard.injection.train --data ... --cv 5`), "
         "never on test. The test split has nevertheless been measured before: three times in the first "
         "2026-12-02 revision (after the first run two rules at the threshold floor were lowered to 0.45; after "
-        "the second, short benign chat turns were added), and three times in this revision: the first run "
+        "the second, short benign chat turns were added), and four times in this revision: the first run "
         "(context checks, new rules, train-only data, 6-grams; recall 0.960, FPR 0.032, own hard negatives "
         "5.8 %) led to widening the short-text gate from 32 to 100 characters, with the length and bar chosen "
         "by cross-validation, not on test; after the second (recall 0.951, FPR 0.025, hard negatives 0.019) a "
         "unit test showed 'Tell me more' blocked at 0.93, so texts under 32 characters again never block on "
-        "the classifier alone (cross-validation figures unchanged). The figures above are from the third. The "
-        "split's composition has not changed (train-only data never enters it). Treat the figures as "
-        "optimistic by that much.",
+        "the classifier alone (third run: same figures). The gateway benchmark's 122 realistic bank, support "
+        "and coding messages then showed 7 blocked (5.7 % over-refusal of ordinary traffic), so 320 ordinary "
+        "messages were written without looking at them (`data/train_only/ordinary.jsonl`) and the attack "
+        "class weight set to 2:1 by cross-validation; that model blocks none of the 122, and the figures "
+        "above are from the fourth run. The split's composition has not changed (train-only data never "
+        "enters it). Treat the figures as optimistic by that much.",
         "- `data/train_only/` was written after reading our own data files, which include validation and test "
         "texts; it covers the same attack families in more wording and languages (no text within Jaccard 0.5 of "
         "a held-out one), so the `own_attack` / `own_benign` figures flatter unseen phrasings.",
