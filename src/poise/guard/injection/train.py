@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from poise.errors import OptionalDependencyError
-from poise.guard.injection.classifier import MODEL_FILE, InjectionClassifier
+from poise.guard.injection.classifier import ARTIFACT_DIR, MODEL_FILE, InjectionClassifier
 from poise.guard.injection.dataset import (
     Example,
     assign_splits,
@@ -39,6 +39,7 @@ from poise.guard.injection.dataset import (
     load_examples,
     load_train_only,
     pair_system_prompts,
+    prompt_pool,
     text_key,
 )
 from poise.guard.injection.detector import InjectionDetector
@@ -54,7 +55,7 @@ from poise.guard.injection.features import DIM, hashed_features
 from poise.guard.injection.model_card import write_model_card
 from poise.guard.normalize import normalize
 
-__all__ = ["MANIFEST_FILE", "TrainReport", "train_injection_classifier"]
+__all__ = ["MANIFEST_FILE", "TrainReport", "cross_validate", "held_out_split", "train_injection_classifier"]
 
 MANIFEST_FILE = "split_manifest.json"
 METRICS_FILE = "metrics.json"
@@ -146,7 +147,7 @@ class _Splits:
 
 def _splits(data_dir: Path, seed: int) -> _Splits:
     examples = assign_splits(load_examples(data_dir), seed=seed)
-    pool = sorted({ex.system_prompt for ex in examples if ex.system_prompt})
+    pool = prompt_pool(examples)
     held = pair_system_prompts([ex for ex in examples if ex.split != "train"], pool=pool)
     return _Splits(
         pool=pool,
@@ -155,6 +156,17 @@ def _splits(data_dir: Path, seed: int) -> _Splits:
         val=[ex for ex in held if ex.split == "val"],
         test=[ex for ex in held if ex.split == "test"],
     )
+
+
+def held_out_split(data_dir: Path, split: str = "test", *, with_prompts: bool = True) -> list[Example]:
+    """The shipped artifact's ``val`` or ``test`` texts (per its split manifest), scored as training
+    scored them: each against a system prompt, or with ``with_prompts=False`` against none."""
+    manifest = json.loads((ARTIFACT_DIR / MANIFEST_FILE).read_text(encoding="utf-8"))
+    examples = load_examples(Path(data_dir))
+    held = [ex for ex in examples if manifest.get(text_key(ex.text)) == split]
+    if not with_prompts:
+        return [replace(ex, system_prompt="") for ex in held]
+    return pair_system_prompts(held, pool=prompt_pool(examples))
 
 
 def cross_validate(data_dir: Path, *, folds: int = 5, seed: int = 13, c: float = DEFAULT_C) -> EvalReport:
