@@ -156,11 +156,12 @@ def drop_near_copies(extra: list[Example], held_out: list[Example], *, jaccard: 
     held = [_shingles(ex.text) for ex in held_out]
     keys = {text_key(ex.text) for ex in held_out}
     index = _postings(held)
-    return [
-        ex
-        for ex in extra
-        if text_key(ex.text) not in keys and not any(_near(_shingles(ex.text), held, index, jaccard))
-    ]
+    near = [text_key(ex.text) in keys or _has_near(ex.text, held, index, jaccard) for ex in extra]
+    return [ex for ex, drop in zip(extra, near, strict=True) if not drop]
+
+
+def _has_near(text: str, sets: list[set[int]], index: dict[int, list[int]], jaccard: float) -> bool:
+    return next(_near(_shingles(text), sets, index, jaccard), None) is not None
 
 
 def prompt_pool(examples: list[Example]) -> list[str]:
