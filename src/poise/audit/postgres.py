@@ -18,7 +18,6 @@ Uses psycopg 3 synchronously on worker threads, like :class:`~poise.audit.SQLite
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -26,8 +25,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 
 from poise.audit.record import GENESIS_HASH, AuditRecord
-from poise.audit.sqlstore import SQLAuditStore, link_records
-from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
+from poise.audit.sqlstore import SQLAuditStore, chain_rows, link_records
+from poise.audit.verify import ChainHead, VerifyProblem, VerifyReport, verify_chain
 from poise.errors import AuditError, OptionalDependencyError
 
 __all__ = ["TRIGGERS", "PostgresAuditStore", "is_postgres_url", "redact_url"]
@@ -219,7 +218,7 @@ class PostgresAuditStore(SQLAuditStore):
                             "SELECT seq, body, hash FROM audit_records WHERE tenant = %s ORDER BY seq",
                             (name,),
                         )
-                        check = verify_chain(name, (ChainRow(s, _loads(b), h) for s, b, h in cur), head=head)
+                        check = verify_chain(name, chain_rows(cur), head=head)
                     summaries.append(check.summary)
                     if check.problem is not None:
                         problems.append(check.problem)
@@ -238,13 +237,6 @@ class PostgresAuditStore(SQLAuditStore):
                 VerifyProblem("triggers", f"append-only triggers missing or disabled: {', '.join(missing)}")
             )
         return VerifyReport(tuple(summaries), tuple(problems))
-
-
-def _loads(body: str) -> Any:
-    try:
-        return json.loads(body)
-    except (TypeError, ValueError):
-        return None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from poise.audit.record import GENESIS_HASH, AuditRecord
-from poise.audit.sqlstore import SQLAuditStore, link_records
-from poise.audit.verify import ChainHead, ChainRow, VerifyProblem, VerifyReport, verify_chain
+from poise.audit.sqlstore import SQLAuditStore, chain_rows, link_records
+from poise.audit.verify import ChainHead, VerifyProblem, VerifyReport, verify_chain
 from poise.dbutil import apply_migrations, transaction
 from poise.errors import AuditError
 
@@ -182,7 +182,7 @@ class SQLiteAuditStore(SQLAuditStore):
                     cursor = db.execute(
                         "SELECT seq, body, hash FROM audit_records WHERE tenant = ? ORDER BY seq", (name,)
                     )
-                    check = verify_chain(name, (ChainRow(s, _loads(b), h) for s, b, h in cursor), head=head)
+                    check = verify_chain(name, chain_rows(cursor), head=head)
                     summaries.append(check.summary)
                     if check.problem is not None:
                         problems.append(check.problem)

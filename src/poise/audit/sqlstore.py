@@ -11,7 +11,7 @@ import asyncio
 import json
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar, TextIO
@@ -19,7 +19,7 @@ from typing import Any, ClassVar, TextIO
 from poise.audit.record import GENESIS_HASH, AuditRecord, canonical_json
 from poise.audit.scrub import scrub_record
 from poise.audit.store import ExportFormat
-from poise.audit.verify import ChainHead
+from poise.audit.verify import ChainHead, ChainRow
 
 PAGE = 500
 """Records fetched per query when iterating a chain."""
@@ -163,3 +163,14 @@ class SQLAuditStore(ABC):
                 return self._export_sync(fh, tenant)
         where, params = ("WHERE tenant = ?", (tenant,)) if tenant is not None else ("", ())
         return self._export_rows(dest, self._sql(where), params)
+
+
+def chain_rows(rows: Iterable[Sequence[Any]]) -> Iterator[ChainRow]:
+    """``(seq, body, hash)`` rows as :class:`ChainRow` s; a body that is not JSON becomes ``None``
+    (verification then reports the record as altered)."""
+    for seq, body, digest in rows:
+        try:
+            data = json.loads(body)
+        except (TypeError, ValueError):
+            data = None
+        yield ChainRow(seq, data, digest)
