@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from poise.models.http import (
     ModelHttpClient,
     RetryPolicy,
     Sleep,
+    decode_event,
     redact,
 )
 from poise.models.types import ChatChunk, ChatMessage, ChatResponse, FinishReason, GenerationParams, Usage
@@ -247,7 +247,7 @@ class AnthropicModel(HttpChatModel):
             async for event in events:
                 if event.event == "ping" or not event.data:
                     continue
-                data = self._decode(event.data)
+                data = decode_event(event.data, self.base_url, self.name)
                 kind = data.get("type", event.event)
                 if kind == "message_start":
                     message = data.get("message") or {}
@@ -270,19 +270,6 @@ class AnthropicModel(HttpChatModel):
                 f"the stream from {self.base_url} ended before the reply was complete", backend=self.name
             )
         yield ChatChunk(delta="", finish_reason=finish, usage=usage or Usage())
-
-    def _decode(self, data: str) -> dict[str, Any]:
-        try:
-            decoded = json.loads(data)
-        except ValueError:
-            raise ModelServerError(
-                f"{self.base_url} sent a stream event that is not JSON: {data[:200]!r}", backend=self.name
-            ) from None
-        if not isinstance(decoded, dict):
-            raise ModelServerError(
-                f"{self.base_url} sent a stream event that is not an object", backend=self.name
-            )
-        return decoded
 
     def _stream_error(self, error: object) -> ModelError:
         """The typed error for an ``error`` event sent mid-stream (after retries are possible)."""

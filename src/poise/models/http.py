@@ -82,6 +82,20 @@ class ErrorContext:
     secrets: tuple[str, ...] = field(default=(), repr=False)
 
 
+def decode_event(data: str, source: str, backend: str) -> dict[str, Any]:
+    """The JSON object one server-sent event carries; a :class:`ModelServerError` naming ``source``
+    when it is not JSON or not an object."""
+    try:
+        decoded = json.loads(data)
+    except ValueError:
+        raise ModelServerError(
+            f"{source} sent a stream event that is not JSON: {data[:200]!r}", backend=backend
+        ) from None
+    if not isinstance(decoded, dict):
+        raise ModelServerError(f"{source} sent a stream event that is not an object", backend=backend)
+    return decoded
+
+
 def redact(text: str, secrets: tuple[str, ...]) -> str:
     """Replace every secret in ``text`` with ``***``."""
     for secret in secrets:

@@ -27,6 +27,7 @@ from poise.models.http import (
     ModelHttpClient,
     RetryPolicy,
     Sleep,
+    decode_event,
     redact,
 )
 from poise.models.types import (
@@ -236,16 +237,7 @@ class OpenAICompatibleModel(HttpChatModel):
         yield ChatChunk(delta="", finish_reason=finish or "stop", usage=usage)
 
     def _decode(self, data: str) -> dict[str, Any]:
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            raise ModelServerError(
-                f"{self.base_url} sent a stream event that is not JSON: {data[:200]!r}", backend=self.name
-            ) from None
-        if not isinstance(chunk, dict):
-            raise ModelServerError(
-                f"{self.base_url} sent a stream event that is not an object", backend=self.name
-            )
+        chunk = decode_event(data, self.base_url, self.name)
         if "error" in chunk:
             error = chunk["error"]
             said = redact(

@@ -32,6 +32,7 @@ from poise.models.http import (
     ModelHttpClient,
     RetryPolicy,
     _retryable_transport_error,
+    decode_event,
     map_http_status,
     map_transport_error,
     parse_retry_after,
@@ -352,16 +353,7 @@ class OpenAIPassthrough:
         return data
 
     def _decode(self, data: str) -> dict[str, Any]:
-        try:
-            chunk = json.loads(data)
-        except ValueError:
-            raise ModelServerError(
-                f"{self._http.base_url} sent a stream event that is not JSON", backend=self.name
-            ) from None
-        if not isinstance(chunk, dict):
-            raise ModelServerError(
-                f"{self._http.base_url} sent a stream event that is not an object", backend=self.name
-            )
+        chunk = decode_event(data, str(self._http.base_url), self.name)
         if "error" in chunk:
             raise ModelServerError(f"{self._http.base_url} failed mid-stream", backend=self.name)
         return chunk
