@@ -153,6 +153,7 @@ def request_record(
     stream: bool = False,
     error_code: str | None = None,
     tool_calls: int = 0,
+    discarded_call: bool = False,
 ) -> AuditRecord:
     """The one record of a request (see the module docstring for what it keeps)."""
     verdicts = [v for v in (input_verdict, output_verdict) if v is not None]
@@ -167,12 +168,16 @@ def request_record(
         "stream": stream,
         "finish_reason": finish_reason,
         "usage": usage,
-        "rails": {"input": _verdict_facts(input_verdict), "output": _verdict_facts(output_verdict)},
+        # Not "input"/"output": the scrubber digests entries under raw-text names like those.
+        "input_rails": _verdict_facts(input_verdict),
+        "output_rails": _verdict_facts(output_verdict),
     }
     if error_code:
         data["error_code"] = error_code
     if tool_calls:
         data["tool_calls"] = tool_calls
+    if discarded_call:  # input_rails: parallel called the model before the rails refused or redacted
+        data["discarded_model_call"] = True
     return AuditRecord(
         tenant=tenant,
         kind=kind,
