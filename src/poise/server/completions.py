@@ -7,6 +7,10 @@ the persona prompt with this request's dynamic instructions → the model (state
 messages; with a session id: :class:`~poise.context.engine.ConversationEngine` and its stored
 history) → output rails (streams: the hold-back :class:`~poise.guard.streaming.StreamGuard`) →
 one audit record, written before the reply completes.
+
+A route with ``input_rails: parallel`` starts the (stateless) model call first and runs the input
+rails while it is in flight: a refused input still gets the refusal, a redacted one is sent again
+redacted, and the discarded call is marked in the audit record (``docs/design/parallel-input-rails.md``).
 """
 
 from __future__ import annotations
@@ -17,9 +21,9 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from poise.context.engine import TurnResult
 from poise.guard.pipeline import GuardVerdict
@@ -47,6 +51,8 @@ from poise.server.schemas import (
 from poise.server.upstream import UpstreamCall, UpstreamDelta, aclose_iterator
 
 __all__ = ["CompletionService", "Exchange"]
+
+T = TypeVar("T")
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _CLIENT_SYSTEM_HEADING = "\n\n## Instructions from the application\n"
@@ -76,6 +82,8 @@ class Exchange:
     tool_calls: int = 0
     admission: Admission | None = None
     guard_ctx: GuardContext | None = None
+    discarded_call: bool = False
+    """A parallel route's model call was dropped: the input rails refused or changed the input."""
     done: bool = False
 
 
@@ -88,6 +96,8 @@ class _Prepared:
     messages: list[ChatMessageIn]
     user_index: int
     refusal: str | None = None
+    changed: bool = False
+    """The input rails rewrote the user message (``redact``)."""
 
 
 class CompletionService:
@@ -171,16 +181,65 @@ class CompletionService:
             user_text=user_text,
         )
         prep = _Prepared(route, ctx, user_text, session, list(req.messages), index)
-        pipeline = self.gw.pipeline
-        if pipeline is not None:
-            verdict = ex.input_verdict = await pipeline.check_input(user_text, ctx)
-            self.gw.metrics.rail_decisions.labels("input", verdict.action).inc()
-            if verdict.blocked:
-                prep.refusal = verdict.message or pipeline.refusal_message(ctx)
-            elif verdict.text is not None:
-                prep.user_text = verdict.text
-                prep.messages[index] = req.messages[index].model_copy(update={"content": verdict.text})
+        if self.gw.pipeline is not None and not self._parallel(prep):
+            await self._check_input(prep, ex)
         return prep
+
+    def _parallel(self, prep: _Prepared) -> bool:
+        """Whether the input rails run alongside the model call (stateless requests only)."""
+        return (
+            self.gw.pipeline is not None
+            and prep.session is None
+            and prep.route.config.input_rails == "parallel"
+        )
+
+    async def _check_input(self, prep: _Prepared, ex: Exchange) -> None:
+        """Run the input rails: a block sets ``prep.refusal``, a redaction rewrites the message."""
+        pipeline = self.gw.pipeline
+        assert pipeline is not None
+        verdict = ex.input_verdict = await pipeline.check_input(prep.user_text, prep.ctx)
+        self.gw.metrics.rail_decisions.labels("input", verdict.action).inc()
+        if verdict.blocked:
+            prep.refusal = verdict.message or pipeline.refusal_message(prep.ctx)
+        elif verdict.text is not None:
+            index = prep.user_index
+            prep.user_text = verdict.text
+            prep.messages[index] = prep.messages[index].model_copy(update={"content": verdict.text})
+            prep.changed = True
+
+    async def _answer(
+        self,
+        req: ChatCompletionRequest,
+        prep: _Prepared,
+        ex: Exchange,
+        start: Callable[[UpstreamCall], Awaitable[T]],
+        drop: Callable[[T], Awaitable[None]] | None = None,
+    ) -> tuple[T, GuardContext] | None:
+        """``start`` the model call on ``prep``'s messages; ``None`` when the input rails refuse.
+
+        Before: the rails already ran in :meth:`_prepare`. Parallel: the call leaves first and
+        the rails run while it is in flight; if they refuse, the call is cancelled (``drop``
+        releases what it already returned); if they redact, it is cancelled and made again with
+        the redacted message. A rail or call failure cancels the other, so nothing leaks out.
+        """
+        call, ctx = self._call(req, prep)
+        if not self._parallel(prep):
+            return await start(call), ctx
+        pending = asyncio.ensure_future(start(call))
+        await asyncio.sleep(0)  # let the request leave before the rails take the CPU
+        try:
+            await self._check_input(prep, ex)
+        except BaseException:
+            await _abandon(pending, drop)
+            raise
+        if prep.refusal is None and not prep.changed:
+            return await pending, ctx
+        await _abandon(pending, drop)
+        ex.discarded_call = True
+        if prep.refusal is not None:
+            return None
+        call, ctx = self._call(req, prep)
+        return await start(call), ctx
 
     def _call(self, req: ChatCompletionRequest, prep: _Prepared) -> tuple[UpstreamCall, GuardContext]:
         route = prep.route
@@ -238,8 +297,11 @@ class CompletionService:
                     prep.ctx, detection=replace(prep.ctx.detection, system_prompt=turn.trace.prompt.text)
                 )
             else:
-                call, ctx = self._call(req, prep)
-                reply = await route.upstream.complete(call)
+                answer = await self._answer(req, prep, ex, route.upstream.complete)
+                if answer is None:
+                    assert prep.refusal is not None
+                    return self._refusal(ex, cid, route.id, prep.refusal)
+                reply, ctx = answer
                 text, finish, usage, tool_calls = (
                     reply.text,
                     reply.finish_reason,
@@ -291,22 +353,22 @@ class CompletionService:
         if prep.refusal is not None:
             ex.output_verdict = None
             return _once(prep.refusal)
-        if prep.session is not None and route.engine is not None:
-            source = _engine_deltas(route, prep, self._user_profile(ex))
-            ctx = replace(
-                prep.ctx, detection=replace(prep.ctx.detection, system_prompt=route.system_prompt(None).text)
-            )
-        else:
-            call, ctx = self._call(req, prep)
-            source = route.upstream.stream(call)
         started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeout):
-                first = await anext(source)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                await aclose_iterator(source)
-            raise
+        async with asyncio.timeout(self.timeout):
+            if prep.session is not None and route.engine is not None:
+                first, source = await _first(_engine_deltas(route, prep, self._user_profile(ex)))
+                ctx = replace(
+                    prep.ctx,
+                    detection=replace(prep.ctx.detection, system_prompt=route.system_prompt(None).text),
+                )
+            else:
+                answer = await self._answer(
+                    req, prep, ex, lambda call: _first(route.upstream.stream(call)), _close_rest
+                )
+                if answer is None:
+                    assert prep.refusal is not None
+                    return _once(prep.refusal)
+                (first, source), ctx = answer
         self.gw.metrics.upstream_latency.labels(route.backend_name).observe(time.perf_counter() - started)
         ex.guard_ctx = ctx
         return _prepend(first, source)
@@ -489,6 +551,7 @@ class CompletionService:
             stream=ex.stream,
             error_code=error_code,
             tool_calls=ex.tool_calls,
+            discarded_call=ex.discarded_call,
         )
         await self.gw.audit.write(record)
 
@@ -499,6 +562,31 @@ def new_request_id() -> str:
 
 async def _once(text: str) -> AsyncIterator[UpstreamDelta | str]:
     yield text
+
+
+async def _first(source: AsyncIterator[UpstreamDelta]) -> tuple[UpstreamDelta, AsyncIterator[UpstreamDelta]]:
+    """A stream's first event and the stream; a failure (or cancellation) closes the stream."""
+    try:
+        return await anext(source), source
+    except BaseException:
+        with contextlib.suppress(Exception):
+            await aclose_iterator(source)
+        raise
+
+
+async def _close_rest(opened: tuple[UpstreamDelta, AsyncIterator[UpstreamDelta]]) -> None:
+    await aclose_iterator(opened[1])
+
+
+async def _abandon(pending: asyncio.Future[T], drop: Callable[[T], Awaitable[None]] | None) -> None:
+    """Cancel a model call nobody will read; release what it returned if it already finished."""
+    pending.cancel()
+    await asyncio.wait([pending])
+    if pending.cancelled() or pending.exception() is not None:  # retrieved: no "never retrieved"
+        return
+    if drop is not None:
+        with contextlib.suppress(Exception):
+            await drop(pending.result())
 
 
 async def _prepend(

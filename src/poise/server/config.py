@@ -124,6 +124,14 @@ class ModelRoute(_Strict):
         description="What to do with the client's own system messages: append them after the "
         "persona prompt, or ignore them.",
     )
+    input_rails: Literal["before", "parallel"] = Field(
+        default="before",
+        description="'before': the model is called only once the input rails allowed the message. "
+        "'parallel': the model call starts at once and the input rails run while it is in flight, "
+        "hiding their latency; a blocked input still gets the refusal and a redacted one is sent "
+        "again redacted, but the backend has seen the original message (use it for a backend you "
+        "run yourself, not when data must be redacted before it leaves).",
+    )
 
 
 class KeyConfig(_Strict):
