@@ -71,7 +71,7 @@ class LiveGateway:
 class ServerThread:
     """uvicorn serving an ASGI ``app`` on an ephemeral loopback port, in a thread of this process."""
 
-    def __init__(self, app: object) -> None:
+    def __init__(self, app: object, http: object = "auto") -> None:
         import threading
 
         import uvicorn
@@ -79,7 +79,7 @@ class ServerThread:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on")  # type: ignore[arg-type]
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http=http)  # type: ignore[arg-type]
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 

@@ -42,6 +42,7 @@ def serve(
 
         from poise.server import create_app, default_gateway_config, load_gateway_config
         from poise.server.config import check_exposure
+        from poise.server.transport import CoalescingHttpProtocol
     except ImportError as exc:  # fastapi / uvicorn / prometheus-client
         raise OptionalDependencyError(exc.name or "fastapi", "server") from None
     if config is not None:
@@ -77,6 +78,7 @@ def serve(
         # sockets cannot exhaust the process. Far above the app's own cap (max_in_flight, which
         # answers 503 with Retry-After), so ordinary overload never reaches it.
         limit_concurrency=max(4096, cfg.server.max_in_flight * 16),
+        http=CoalescingHttpProtocol,  # a response's head and body in one write
     )
 
 
