@@ -1,11 +1,16 @@
 """Gateway overhead: latency added by ``poise serve`` over calling an OpenAI-compatible upstream directly.
 
-Three processes on loopback: a fast mock upstream (uvicorn + a raw ASGI app answering with a
-chat completion), the gateway (``poise serve`` in a subprocess, audit on, rails on or off), and
-this open-loop load generator (requests fired on a fixed schedule, so a slow server cannot slow
-the offered load down). Reports p50/p99 at a fixed rate for the upstream alone and through the
-gateway, the added latency, the gateway process's CPU time per request (Linux), and the highest
-sustained rate with zero errors.
+Three kinds of process on loopback: a fast mock upstream (uvicorn + a raw ASGI app answering with
+a chat completion), gateways (``poise serve`` subprocesses, audit on: rails off, rails on, and
+rails on with ``input_rails: parallel``), and this open-loop load generator (requests fired on a
+fixed schedule, so a slow server cannot slow the offered load down).
+
+The machine's speed drifts by a millisecond from one minute to the next (a shared VM), more than
+the figure being measured, so the runs are interleaved: each round measures the upstream alone,
+then a gateway, then the upstream alone again, for every gateway, and a gateway's added latency in
+a round is its p50 (p99) minus the mean of the two upstream runs around it. The report gives the
+median over the rounds and the range. It also gives the gateway's CPU time per request (Linux)
+and the highest sustained rate with zero errors.
 
 The requests rotate, in a fixed order, over the 122 user messages of
 ``bench/data/serve_messages.json`` (bank, support and coding questions, a few in Spanish, German,
@@ -14,8 +19,8 @@ several replies, so no cache keyed on a message's content can flatter the figure
 rails refuse (``finish_reason: content_filter``) skipped the model call and the output rails, so
 it is counted apart and left out of the gateway's latencies: they are the full path only.
 
-    .venv/bin/python bench/serve_overhead.py            # ~1.5 minutes
-    .venv/bin/python bench/serve_overhead.py --quick    # ~30 s
+    .venv/bin/python bench/serve_overhead.py            # ~4 minutes
+    .venv/bin/python bench/serve_overhead.py --quick    # ~1 minute
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -135,17 +141,20 @@ def wait_ready(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def gateway_yaml(upstream: str, rails: bool, tmp: Path, audit_wait: bool = False) -> Path:
-    path = tmp / f"gateway-{'on' if rails else 'off'}.yaml"
+def gateway_yaml(
+    upstream: str, rails: bool, tmp: Path, audit_wait: bool = False, input_rails: str = "before"
+) -> Path:
+    name = f"{'on' if rails else 'off'}-{input_rails}"
+    path = tmp / f"gateway-{name}.yaml"
     path.write_text(
         f"""
 backends:
   mock: {{model: "openai:mock", base_url: "{upstream}", max_retries: 0}}
 models:
-  - {{id: bank, persona: bank-support, backend: mock}}
+  - {{id: bank, persona: bank-support, backend: mock, input_rails: {input_rails}}}
 guard: {{enabled: {str(rails).lower()}}}
 sessions: {{enabled: false}}
-audit: {{path: "{tmp / ("audit-" + ("on" if rails else "off") + ".db")}", wait: {str(audit_wait).lower()}}}
+audit: {{path: "{tmp / f"audit-{name}.db"}", wait: {str(audit_wait).lower()}}}
 server: {{max_in_flight: 512}}
 """,
         encoding="utf-8",
@@ -234,18 +243,50 @@ async def max_rate(url: str, payloads: list[bytes], seconds: float, start: int =
             return best
 
 
+@dataclass
+class Gateway:
+    """One running gateway variant and what was measured on it, round by round."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    url: str
+    added_p50: list[float]
+    added_p99: list[float]
+    p50: list[float]
+    p99: list[float]
+    errors: int = 0
+    refused: int = 0
+    cpu_ms: float = float("nan")
+    max_rate: int = 0
+
+
+def start_gateway(name: str, config: Path) -> Gateway:
+    port = free_port()
+    cmd = [sys.executable, "-m", "poise.cli.main", "serve", "--config", str(config), "--port", str(port)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.Popen([*cmd, "--log-level", "warning"], env=env, stderr=subprocess.DEVNULL)
+    wait_ready(f"http://127.0.0.1:{port}/readyz")
+    return Gateway(name, proc, f"http://127.0.0.1:{port}/v1/chat/completions", [], [], [], [])
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values):+.2f} ms ({min(values):+.2f} to {max(values):+.2f})"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="2 rounds of 4 s runs, no rate search")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 4)")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument(
         "--audit-wait", action="store_true", help="audit.wait: true (answer after the commit)"
     )
     parser.add_argument("--no-max-rate", action="store_true", help="skip the highest-sustained-rate search")
-    parser.add_argument("--rails-on-only", action="store_true", help="only the rails-on gateway")
+    parser.add_argument("--rails-on-only", action="store_true", help="only the rails-on gateways")
     args = parser.parse_args()
-    seconds = 5.0 if args.quick else 15.0
-    step = 2.0 if args.quick else 4.0
+    rounds = args.rounds or (2 if args.quick else 4)
+    seconds = 4.0 if args.quick else 6.0
+    step = 4.0
     procs: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
@@ -254,85 +295,103 @@ def main() -> None:
             procs.append(subprocess.Popen([sys.executable, "-c", MOCK, str(up_port)]))
             upstream = f"http://127.0.0.1:{up_port}/v1"
             wait_ready(f"http://127.0.0.1:{up_port}/")
+            direct_url = f"{upstream}/chat/completions"
             direct_bodies, gateway_bodies = bodies("mock"), bodies("bank")
-            results: dict[str, dict[str, float]] = {}
-            run = asyncio.run(load(f"{upstream}/chat/completions", args.rate, seconds, direct_bodies))
-            lat, errors = run.latencies, run.errors
-            results["direct"] = {"p50": pct(lat, 50), "p99": pct(lat, 99), "errors": errors}
+            variants = [("rails on", True, "before"), ("rails on, parallel input", True, "parallel")]
+            if not args.rails_on_only:
+                variants.insert(0, ("rails off", False, "before"))
+            gateways: list[Gateway] = []
+            for name, rails, mode in variants:
+                config = gateway_yaml(upstream, rails, tmp, args.audit_wait, mode)
+                gateways.append(start_gateway(name, config))
+                procs.append(gateways[-1].proc)
+            for gw in gateways:  # warm each gateway (first requests load lazily built state)
+                asyncio.run(load(gw.url, args.rate, 1.0, gateway_bodies))
+            direct: list[float] = []
+            direct99: list[float] = []
+            cpu: dict[str, list[float]] = {gw.name: [] for gw in gateways}
+
+            def upstream_alone() -> tuple[float, float]:
+                run = asyncio.run(load(direct_url, args.rate, seconds, direct_bodies))
+                if run.errors:
+                    raise RuntimeError(f"the mock upstream alone had {run.errors} errors")
+                direct.append(pct(run.latencies, 50))
+                direct99.append(pct(run.latencies, 99))
+                return direct[-1], direct99[-1]
+
+            before = upstream_alone()
+            for r in range(rounds):
+                line = [f"round {r + 1}/{rounds}: upstream alone p50 {before[0]:.2f} ms"]
+                for gw in gateways:
+                    cpu_before = cpu_seconds(gw.proc.pid)
+                    run = asyncio.run(load(gw.url, args.rate, seconds, gateway_bodies))
+                    cpu_after = cpu_seconds(gw.proc.pid)
+                    after = upstream_alone()
+                    p50, p99 = pct(run.latencies, 50), pct(run.latencies, 99)
+                    gw.p50.append(p50)
+                    gw.p99.append(p99)
+                    gw.added_p50.append(p50 - (before[0] + after[0]) / 2)
+                    gw.added_p99.append(p99 - (before[1] + after[1]) / 2)
+                    gw.errors += run.errors
+                    gw.refused += run.refused
+                    if cpu_before is not None and cpu_after is not None:
+                        # The gateway's own CPU per request (audit writer included): steadier than
+                        # a p50 on a shared box, where the host's load moves every latency.
+                        served = max(1, len(run.latencies) + run.refused)
+                        cpu[gw.name].append((cpu_after - cpu_before) * 1000 / served)
+                    line.append(f"{gw.name} {gw.added_p50[-1]:+.2f}")
+                    before = after
+                print("; ".join(line), flush=True)
+            results: dict[str, dict[str, float]] = {
+                "direct": {
+                    "p50": statistics.median(direct),
+                    "p99": statistics.median(direct99),
+                    "rounds": rounds,
+                }
+            }
             print(
-                f"upstream alone at {args.rate:.0f} req/s: p50 {pct(lat, 50):.2f} ms, "
-                f"p99 {pct(lat, 99):.2f} ms, errors {errors}",
-                flush=True,
+                f"\nupstream alone at {args.rate:.0f} req/s: p50 {statistics.median(direct):.2f} ms "
+                f"({min(direct):.2f} to {max(direct):.2f}), p99 {statistics.median(direct99):.2f} ms"
             )
-            for rails in (True,) if args.rails_on_only else (False, True):
-                name = "rails on" if rails else "rails off"
-                port = free_port()
-                env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-                cmd = [
-                    sys.executable,
-                    "-m",
-                    "poise.cli.main",
-                    "serve",
-                    "--config",
-                    str(gateway_yaml(upstream, rails, tmp, args.audit_wait)),
-                    "--port",
-                    str(port),
-                    "--log-level",
-                    "warning",
-                ]
-                gw = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
-                try:
-                    wait_ready(f"http://127.0.0.1:{port}/readyz")
-                    url = f"http://127.0.0.1:{port}/v1/chat/completions"
-                    cpu_before = cpu_seconds(gw.pid)
-                    run = asyncio.run(load(url, args.rate, seconds, gateway_bodies))
-                    cpu_after = cpu_seconds(gw.pid)
-                    lat, errors = run.latencies, run.errors
-                    p50, p99 = pct(lat, 50), pct(lat, 99)
-                    added50, added99 = p50 - results["direct"]["p50"], p99 - results["direct"]["p99"]
-                    # The gateway's own CPU per request (audit writer included): steadier than a
-                    # p50 on a shared box, where the host's load moves every latency.
-                    cpu_ms = (
-                        (cpu_after - cpu_before) * 1000 / max(1, len(lat) + run.refused)
-                        if cpu_before is not None and cpu_after is not None
-                        else float("nan")
-                    )
-                    print(
-                        f"gateway ({name}) at {args.rate:.0f} req/s: p50 {p50:.2f} ms, p99 {p99:.2f} ms, "
-                        f"errors {errors}, refused {run.refused} (not in the latencies); "
-                        f"added p50 {added50:.2f} ms, added p99 {added99:.2f} ms; "
-                        f"gateway CPU {cpu_ms:.2f} ms/request",
-                        flush=True,
-                    )
-                    best = 0
-                    if not args.no_max_rate:
-                        print(f"  highest sustained rate ({name}):", flush=True)
-                        best = asyncio.run(max_rate(url, gateway_bodies, step))
-                        print(f"  -> {best} req/s with zero errors", flush=True)
-                    results[name] = {
-                        "p50": p50,
-                        "p99": p99,
-                        "added_p50": added50,
-                        "added_p99": added99,
-                        "errors": errors,
-                        "refused": run.refused,
-                        "cpu_ms_per_request": cpu_ms,
-                        "max_rate": best,
-                    }
-                finally:
-                    gw.terminate()
-                    gw.wait(10)
-            if not args.no_max_rate:
-                print("upstream max rate (direct):", flush=True)
-                results["direct"]["max_rate"] = asyncio.run(
-                    max_rate(f"{upstream}/chat/completions", direct_bodies, step)
+            for gw in gateways:
+                gw.cpu_ms = statistics.median(cpu[gw.name]) if cpu[gw.name] else float("nan")
+                p50, p99 = statistics.median(gw.p50), statistics.median(gw.p99)
+                print(
+                    f"{gw.name}: p50 {p50:.2f} ms, p99 {p99:.2f} ms; added p50 {spread(gw.added_p50)}, "
+                    f"added p99 {spread(gw.added_p99)}; errors {gw.errors}, refused {gw.refused} "
+                    f"(not in the latencies); gateway CPU {gw.cpu_ms:.2f} ms/request",
+                    flush=True,
                 )
+            if not (args.no_max_rate or args.quick):
+                for gw in gateways:
+                    if gw.name.endswith("parallel input"):
+                        continue  # same work per request as "rails on"
+                    print(f"highest sustained rate ({gw.name}):", flush=True)
+                    gw.max_rate = asyncio.run(max_rate(gw.url, gateway_bodies, step))
+                    print(f"  -> {gw.max_rate} req/s with zero errors", flush=True)
+                print("highest sustained rate (upstream alone):", flush=True)
+                results["direct"]["max_rate"] = asyncio.run(max_rate(direct_url, direct_bodies, step))
+            for gw in gateways:
+                results[gw.name] = {
+                    "p50": statistics.median(gw.p50),
+                    "p99": statistics.median(gw.p99),
+                    "added_p50": statistics.median(gw.added_p50),
+                    "added_p99": statistics.median(gw.added_p99),
+                    "added_p50_min": min(gw.added_p50),
+                    "added_p50_max": max(gw.added_p50),
+                    "errors": gw.errors,
+                    "refused": gw.refused,
+                    "cpu_ms_per_request": gw.cpu_ms,
+                    "max_rate": gw.max_rate,
+                }
             print(json.dumps(results, indent=2))
-            on = results["rails on"]
-            verdict = "PASS" if on["added_p50"] <= 2 and on["added_p99"] <= 10 else "FAIL"
-            print(
-                f"floors (rails on, <= 2 ms p50 and <= 10 ms p99 added at {args.rate:.0f} req/s): {verdict}"
-            )
+            for name in ("rails on", "rails on, parallel input"):
+                on = results[name]
+                verdict = "PASS" if on["added_p50"] <= 2 and on["added_p99"] <= 10 else "FAIL"
+                print(
+                    f"floors ({name}, <= 2 ms p50 and <= 10 ms p99 added at {args.rate:.0f} req/s, "
+                    f"median of {rounds} rounds): {verdict}"
+                )
         finally:
             for p in procs:
                 p.terminate()
