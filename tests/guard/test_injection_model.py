@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from poise.guard.injection import InjectionDetector, load_classifier
+from poise.guard.injection import InjectionDetector, features, load_classifier
 from poise.guard.injection.classifier import ARTIFACT_DIR
 from poise.guard.injection.dataset import (
     Example,
@@ -43,6 +43,23 @@ def test_features_are_deterministic_and_normalized() -> None:
     b_idx, b_val = hashed_features("ignore   PREVIOUS instructions")
     assert (a_idx == b_idx).all() and (a_val == b_val).all()
     assert abs(float((a_val**2).sum()) - 1.0) < 1e-5
+
+
+@pytest.mark.parametrize(
+    "text", ["", "ab", " abc ", "ignore the rules", "日本語のテキストです", "\U0001f600" * 8]
+)
+def test_char_hashes_are_the_seeded_polynomial_of_each_ngram(text: str) -> None:
+    """The rolling computation equals hashing every n-gram from its seed, one by one (mod 2^64)."""
+    prime, mask = int(features._PRIME), (1 << 64) - 1
+    expected: list[int] = []
+    cps = [ord(c) for c in text]
+    for n in features._CHAR_NS:
+        for i in range(len(cps) - n + 1):
+            h = n
+            for c in cps[i : i + n]:
+                h = (h * prime + c) & mask
+            expected.append(h)
+    assert [int(h) for h in features._char_hashes(text)] == expected
 
 
 @needs_data

@@ -29,6 +29,8 @@ _CHAR_NS = (3, 4, 5, 6)
 """Chosen by 5-fold cluster-grouped cross-validation on train + validation (``train --cv 5``)."""
 _PRIME = np.uint64(0x100000001B3)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+with np.errstate(over="ignore"):
+    _SEEDS = {n: np.uint64(n) * _PRIME ** np.uint64(n) for n in _CHAR_NS}
 _WORD_RE = re.compile(r"\w+")
 _SPACE_RE = re.compile(r"\s+")
 
@@ -44,15 +46,21 @@ def _mix(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
 
 
 def _char_hashes(text: str) -> npt.NDArray[np.uint64]:
+    """For each n in :data:`_CHAR_NS` and each position i: ``n·P^n + Σ_k cps[i+k]·P^(n-1-k)``.
+
+    The sum for n is the sum for n-1 times P plus the next code point, so one multiply-add per
+    length builds every n from the one before (uint64 arithmetic wraps, so the seed term can be
+    added last and the values are those of hashing each n-gram from its seed).
+    """
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
     out: list[npt.NDArray[np.uint64]] = []
-    for n in _CHAR_NS:
+    rolling = cps
+    for n in range(2, _CHAR_NS[-1] + 1):
         if cps.size < n:
-            continue
-        h = np.full(cps.size - n + 1, np.uint64(n), dtype=np.uint64)
-        for k in range(n):
-            h = h * _PRIME + cps[k : cps.size - n + 1 + k]
-        out.append(h)
+            break
+        rolling = rolling[:-1] * _PRIME + cps[n - 1 :]
+        if n in _CHAR_NS:
+            out.append(rolling + _SEEDS[n])
     if not out:
         return np.zeros(0, dtype=np.uint64)
     return np.concatenate(out)
